@@ -1,0 +1,408 @@
+/**
+ * The connection lifecycle of a sparkbot bot, as an XState v5 machine.
+ *
+ * Pure: it names the services it needs (`device`, `socket`) and the effects it asks for
+ * (`persist device`), and sparkbot's src/actors provide them with `machine.provide()`. No I/O,
+ * no secrets, no Node imports: paste this file into the Stately editor as it is.
+ *
+ * States (design.md): idle, fetchingUrl, online (connecting, open, awaitingPong), backoff,
+ * rateLimited, failed. Every delay is named and read from context.
+ */
+import { and, assign, cancel, enqueueActions, fromCallback, fromPromise, raise, sendTo, setup } from 'xstate';
+
+/** A device registration as the machine knows it. No token: that lives in the actors' closures. */
+export interface DeviceRef {
+  /** The WDM device URL (`https://wdm…/devices/<uuid>`). */
+  readonly url: string;
+  /** The Mercury socket URL WDM gave for this device. */
+  readonly webSocketUrl: string;
+}
+
+export interface DeviceInput {
+  /** The device in use, if any; null on the first start (the service may load a saved one). */
+  readonly device: DeviceRef | null;
+  /** True when the socket proved `device` stale: register a new one, delete the old one. */
+  readonly stale: boolean;
+}
+
+export interface DeviceOutput {
+  readonly device: DeviceRef;
+  /** True when the device was registered now (rather than reused). */
+  readonly registered: boolean;
+}
+
+/** What the device service rejects with: an HTTP status when there was an answer. */
+export interface DeviceFailure {
+  readonly message: string;
+  readonly status?: number;
+  /** Milliseconds from a `Retry-After` header, when one was usable. */
+  readonly retryAfter?: number;
+}
+
+export interface SocketInput {
+  readonly url: string;
+  readonly generation: number;
+}
+
+/** What the machine tells the socket service. */
+export type SocketCommand =
+  | { readonly type: 'PING'; readonly id: string }
+  /** Sent as `online` is left: `graceful` closes with 1000 (STOP), otherwise the socket is terminated. */
+  | { readonly type: 'CLOSE'; readonly graceful: boolean };
+
+/** How the machine classifies a close; computed by the socket service (src/protocol/close-codes). */
+export type CloseVerdict =
+  | { readonly action: 'reconnect'; readonly reregister: boolean; readonly why: string }
+  | { readonly action: 'fatal'; readonly reason: string; readonly why: string };
+
+/** Events the socket service sends; each carries the generation of the socket it comes from. */
+export type SocketEvent =
+  /** The first readiness frame (`mercury.buffer_state`) after the authorization frame. */
+  | { readonly type: 'READY'; readonly generation: number }
+  /** Any other inbound frame. `envelope` is the parsed JSON object; absent when the frame was unusable. */
+  | { readonly type: 'FRAME'; readonly generation: number; readonly envelope?: unknown; readonly invalid?: string }
+  | { readonly type: 'PONG'; readonly generation: number; readonly id: string }
+  /** The upgrade was answered with an HTTP status instead of 101. */
+  | { readonly type: 'SOCKET_REJECTED'; readonly generation: number; readonly status: number; readonly retryAfter?: number }
+  | { readonly type: 'SOCKET_CLOSED'; readonly generation: number; readonly code: number; readonly reason: string; readonly verdict: CloseVerdict };
+
+export type ConnectionEvent =
+  | { readonly type: 'START' }
+  | { readonly type: 'STOP' }
+  /** Raised internally once the link has stayed open for `stableAfter`. */
+  | { readonly type: 'LINK_STABLE' }
+  | SocketEvent;
+
+/** Why the machine is in `failed`. */
+export interface Failure {
+  /** 'unauthorized' | 'forbidden' | 'bad-request' | 'replaced' | 'closed' */
+  readonly reason: string;
+  readonly message: string;
+  readonly status?: number;
+  readonly closeCode?: number;
+}
+
+export interface ConnectionSettings {
+  /** ms of inbound silence before a ping. */
+  readonly pingEvery: number;
+  /** ms to wait for the pong. */
+  readonly pingWait: number;
+  /** ms, ceiling of the first backoff delay. */
+  readonly reconnectSleep: number;
+  /** ms, cap of the backoff delay. */
+  readonly reconnectSleepMax: number;
+  /** ms from socket start to READY. */
+  readonly connectTimeout: number;
+  /** ms to wait after a 429 without a usable Retry-After. */
+  readonly retryTimeout: number;
+  /** ms, cap of any Retry-After. */
+  readonly retryAfterMax: number;
+  /** ms the link must stay open before the backoff starts again from reconnectSleep. */
+  readonly stableAfter: number;
+  /** false: a lost connection ends in `idle` instead of reconnecting. */
+  readonly reconnect: boolean;
+}
+
+export type ConnectionInput = Partial<ConnectionSettings>;
+
+export interface ConnectionContext extends ConnectionSettings {
+  readonly device: DeviceRef | null;
+  readonly deviceStale: boolean;
+  /** Generation of the current socket; events from older sockets are ignored. */
+  readonly generation: number;
+  /** Connection attempts since the link was last stable. */
+  readonly attempt: number;
+  /** The delay chosen for the current backoff (jittered). */
+  readonly backoffDelay: number;
+  /** The wait chosen for the current rate limit. */
+  readonly retryAfter: number;
+  readonly pingId: string | null;
+  readonly pingCount: number;
+  /** Times the machine went from online back to fetchingUrl or backoff. */
+  readonly reconnects: number;
+  readonly lastClose: { readonly code: number; readonly reason: string } | null;
+  readonly lastError: string | null;
+  readonly failure: Failure | null;
+}
+
+/** Events the machine emits (actor.on): every inbound envelope, and problems that are not fatal. */
+export type ConnectionEmitted =
+  | { readonly type: 'envelope'; readonly envelope: unknown; readonly generation: number }
+  | { readonly type: 'problem'; readonly message: string };
+
+export const DEFAULT_SETTINGS: ConnectionSettings = {
+  pingEvery: 60_000,
+  pingWait: 10_000,
+  reconnectSleep: 1_000,
+  reconnectSleepMax: 32_000,
+  connectTimeout: 30_000,
+  retryTimeout: 10_000,
+  retryAfterMax: 3_600_000,
+  stableAfter: 30_000,
+  reconnect: true,
+};
+
+/**
+ * Exponential backoff with full jitter: a delay drawn uniformly from
+ * [0, min(max, base · 2^(attempt−1))]. `random` is in [0, 1).
+ */
+export function reconnectDelay(attempt: number, base: number, max: number, random: number): number {
+  const ceiling = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random * ceiling);
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as DeviceFailure | undefined)?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function messageOf(error: unknown): string {
+  const message = (error as DeviceFailure | undefined)?.message;
+  return typeof message === 'string' ? message : String(error);
+}
+
+function clampRetryAfter(context: ConnectionContext, retryAfter: number | undefined): number {
+  const wait = retryAfter === undefined || !Number.isFinite(retryAfter) || retryAfter < 0 ? context.retryTimeout : retryAfter;
+  return Math.min(wait, context.retryAfterMax);
+}
+
+export const connectionMachine = setup({
+  types: {
+    context: {} as ConnectionContext,
+    events: {} as ConnectionEvent,
+    input: {} as ConnectionInput,
+    emitted: {} as ConnectionEmitted,
+  },
+  actors: {
+    device: fromPromise<DeviceOutput, DeviceInput>(async () => {
+      throw { message: 'no device service was provided' } satisfies DeviceFailure;
+    }),
+    socket: fromCallback<SocketCommand, SocketInput, SocketEvent>(() => undefined),
+  },
+  delays: {
+    pingEvery: ({ context }) => context.pingEvery,
+    pingWait: ({ context }) => context.pingWait,
+    connectTimeout: ({ context }) => context.connectTimeout,
+    reconnectDelay: ({ context }) => context.backoffDelay,
+    retryAfter: ({ context }) => context.retryAfter,
+    stableAfter: ({ context }) => context.stableAfter,
+  },
+  guards: {
+    'is current socket': ({ context, event }) => 'generation' in event && event.generation === context.generation,
+    'is rate limited': ({ event }) => 'error' in event && statusOf(event.error) === 429,
+    'is unauthorized': ({ event }) => 'error' in event && statusOf(event.error) === 401,
+    'is forbidden': ({ event }) => 'error' in event && statusOf(event.error) === 403,
+    'handshake says device is stale': ({ event }) => event.type === 'SOCKET_REJECTED' && (event.status === 404 || event.status === 410),
+    'handshake is rate limited': ({ event }) => event.type === 'SOCKET_REJECTED' && event.status === 429,
+    'handshake is unauthorized': ({ event }) => event.type === 'SOCKET_REJECTED' && event.status === 401,
+    'handshake is forbidden': ({ event }) => event.type === 'SOCKET_REJECTED' && event.status === 403,
+    'close is fatal': ({ event }) => event.type === 'SOCKET_CLOSED' && event.verdict.action === 'fatal',
+    'pong matches': ({ context, event }) => event.type === 'PONG' && event.id === context.pingId,
+    'reconnect disabled': ({ context }) => !context.reconnect,
+  },
+  actions: {
+    /** Effect: write the device to the last-connection store. Provided by src/actors/store.ts. */
+    'persist device': (_, _params: { device: DeviceRef; registered: boolean }) => {},
+    'reset for start': assign({ attempt: 0, failure: null, lastError: null }),
+    'remember device': assign(({ event }) => {
+      const output = (event as unknown as { output: DeviceOutput }).output;
+      return { device: output.device, deviceStale: false };
+    }),
+    'begin socket generation': assign({ generation: ({ context }) => context.generation + 1, pingId: null }),
+    'close socket': enqueueActions(({ enqueue, event, self }) => {
+      if (self.getSnapshot().children.socket) enqueue.sendTo('socket', { type: 'CLOSE', graceful: event.type === 'STOP' } satisfies SocketCommand);
+    }),
+    'schedule link stable': raise({ type: 'LINK_STABLE' }, { id: 'linkStable', delay: 'stableAfter' }),
+    'cancel link stable': cancel('linkStable'),
+    'reset attempts': assign({ attempt: 0 }),
+    'count reconnect': assign({ reconnects: ({ context }) => context.reconnects + 1 }),
+    'choose reconnect delay': assign(({ context }) => {
+      const attempt = context.attempt + 1;
+      return { attempt, backoffDelay: reconnectDelay(attempt, context.reconnectSleep, context.reconnectSleepMax, Math.random()) };
+    }),
+    'choose retry after for registration': assign({
+      retryAfter: ({ context, event }) => clampRetryAfter(context, 'error' in event ? (event.error as DeviceFailure).retryAfter : undefined),
+      lastError: ({ event }) => ('error' in event ? messageOf(event.error) : null),
+    }),
+    'choose retry after for handshake': assign({
+      retryAfter: ({ context, event }) => clampRetryAfter(context, event.type === 'SOCKET_REJECTED' ? event.retryAfter : undefined),
+      lastError: ({ event }) => (event.type === 'SOCKET_REJECTED' ? `socket handshake answered HTTP ${event.status}` : null),
+    }),
+    'record registration error': assign({ lastError: ({ event }) => ('error' in event ? messageOf(event.error) : null) }),
+    'fail as unauthorized': assign(({ event }) => {
+      const status = 'error' in event ? statusOf(event.error) : event.type === 'SOCKET_REJECTED' ? event.status : undefined;
+      const message = `Webex refused the token (HTTP ${status ?? 401}); check the bot's access token`;
+      return { failure: { reason: 'unauthorized', message, ...(status === undefined ? {} : { status }) }, lastError: message };
+    }),
+    'fail as forbidden': assign(({ event }) => {
+      const status = 'error' in event ? statusOf(event.error) : event.type === 'SOCKET_REJECTED' ? event.status : undefined;
+      const message = `Webex refused access (HTTP ${status ?? 403}); the token is not entitled to use Webex messaging`;
+      return { failure: { reason: 'forbidden', message, ...(status === undefined ? {} : { status }) }, lastError: message };
+    }),
+    'mark device stale': assign({
+      deviceStale: true,
+      lastError: ({ event }) => (event.type === 'SOCKET_REJECTED' ? `socket handshake answered HTTP ${event.status}: the device registration is stale` : null),
+    }),
+    'record handshake error': assign({
+      lastError: ({ event }) => (event.type === 'SOCKET_REJECTED' ? `socket handshake answered HTTP ${event.status}` : null),
+    }),
+    'record close': assign(({ context, event }) => {
+      if (event.type !== 'SOCKET_CLOSED') return {};
+      const verdict = event.verdict;
+      return {
+        lastClose: { code: event.code, reason: event.reason },
+        lastError: verdict.why,
+        deviceStale: context.deviceStale || (verdict.action === 'reconnect' && verdict.reregister),
+        failure: verdict.action === 'fatal' ? { reason: verdict.reason, message: verdict.why, closeCode: event.code } : context.failure,
+      };
+    }),
+    'record connect timeout': assign({ lastError: ({ context }) => `no mercury.buffer_state within connectTimeout (${context.connectTimeout} ms)` }),
+    'record socket error': assign({ lastError: ({ event }) => ('error' in event ? `socket service failed: ${messageOf(event.error)}` : null) }),
+    'choose ping id': assign({ pingId: () => globalThis.crypto.randomUUID(), pingCount: ({ context }) => context.pingCount + 1 }),
+    'send ping': sendTo('socket', ({ context }) => ({ type: 'PING', id: context.pingId ?? '' }) as const),
+    'record pong timeout': assign({ lastError: ({ context }) => `no pong within pingWait (${context.pingWait} ms)` }),
+    'record pong mismatch': assign({
+      lastError: ({ context, event }) => `pong id ${event.type === 'PONG' ? event.id : '?'} does not match ping id ${context.pingId ?? '?'}`,
+    }),
+    'emit envelope': enqueueActions(({ enqueue, event }) => {
+      if (event.type !== 'FRAME') return;
+      if (event.invalid !== undefined) enqueue.emit({ type: 'problem', message: `ignored an unusable frame: ${event.invalid}` });
+      else enqueue.emit({ type: 'envelope', envelope: event.envelope, generation: event.generation });
+    }),
+  },
+}).createMachine({
+  id: 'connection',
+  context: ({ input }) => ({
+    ...DEFAULT_SETTINGS,
+    ...definedOnly(input),
+    device: null,
+    deviceStale: false,
+    generation: 0,
+    attempt: 0,
+    backoffDelay: 0,
+    retryAfter: 0,
+    pingId: null,
+    pingCount: 0,
+    reconnects: 0,
+    lastClose: null,
+    lastError: null,
+    failure: null,
+  }),
+  initial: 'idle',
+  on: {
+    STOP: { target: '.idle' },
+  },
+  states: {
+    idle: {
+      on: {
+        START: { target: 'fetchingUrl', actions: 'reset for start' },
+      },
+    },
+    fetchingUrl: {
+      invoke: {
+        id: 'device',
+        src: 'device',
+        input: ({ context }) => ({ device: context.device, stale: context.deviceStale }),
+        onDone: {
+          target: 'online',
+          actions: ['remember device', { type: 'persist device', params: ({ event }) => event.output }],
+        },
+        onError: [
+          { guard: 'is rate limited', target: 'rateLimited', actions: 'choose retry after for registration' },
+          { guard: 'is unauthorized', target: 'failed', actions: 'fail as unauthorized' },
+          { guard: 'is forbidden', target: 'failed', actions: 'fail as forbidden' },
+          { target: 'backoff', actions: 'record registration error' },
+        ],
+      },
+    },
+    online: {
+      entry: 'begin socket generation',
+      exit: ['close socket', 'cancel link stable'],
+      invoke: {
+        id: 'socket',
+        src: 'socket',
+        input: ({ context }) => ({ url: context.device?.webSocketUrl ?? '', generation: context.generation }),
+        onError: { target: 'backoff', actions: ['record socket error', 'count reconnect'] },
+      },
+      initial: 'connecting',
+      on: {
+        SOCKET_CLOSED: [
+          { guard: and(['is current socket', 'close is fatal']), target: 'failed', actions: 'record close' },
+          { guard: 'is current socket', target: 'backoff', actions: ['record close', 'count reconnect'] },
+        ],
+        FRAME: { guard: 'is current socket', actions: 'emit envelope' },
+        LINK_STABLE: { actions: 'reset attempts' },
+      },
+      states: {
+        connecting: {
+          after: {
+            connectTimeout: { target: '#connection.backoff', actions: ['record connect timeout', 'count reconnect'] },
+          },
+          on: {
+            READY: { guard: 'is current socket', target: 'open', actions: 'schedule link stable' },
+            SOCKET_REJECTED: [
+              { guard: and(['is current socket', 'handshake says device is stale']), target: '#connection.fetchingUrl', actions: ['mark device stale', 'count reconnect'] },
+              { guard: and(['is current socket', 'handshake is rate limited']), target: '#connection.rateLimited', actions: ['choose retry after for handshake', 'count reconnect'] },
+              { guard: and(['is current socket', 'handshake is unauthorized']), target: '#connection.failed', actions: 'fail as unauthorized' },
+              { guard: and(['is current socket', 'handshake is forbidden']), target: '#connection.failed', actions: 'fail as forbidden' },
+              { guard: 'is current socket', target: '#connection.backoff', actions: ['record handshake error', 'count reconnect'] },
+            ],
+          },
+        },
+        open: {
+          after: {
+            pingEvery: { target: 'awaitingPong' },
+          },
+          on: {
+            FRAME: { guard: 'is current socket', target: 'open', reenter: true, actions: 'emit envelope' },
+            PONG: { guard: 'is current socket', target: 'open', reenter: true },
+          },
+        },
+        awaitingPong: {
+          entry: ['choose ping id', 'send ping'],
+          after: {
+            pingWait: { target: '#connection.backoff', actions: ['record pong timeout', 'count reconnect'] },
+          },
+          on: {
+            PONG: [
+              { guard: and(['is current socket', 'pong matches']), target: 'open' },
+              { guard: 'is current socket', target: '#connection.backoff', actions: ['record pong mismatch', 'count reconnect'] },
+            ],
+            FRAME: { guard: 'is current socket', target: 'open', actions: 'emit envelope' },
+          },
+        },
+      },
+    },
+    backoff: {
+      entry: 'choose reconnect delay',
+      always: { guard: 'reconnect disabled', target: 'idle' },
+      after: {
+        reconnectDelay: { target: 'fetchingUrl' },
+      },
+    },
+    rateLimited: {
+      after: {
+        retryAfter: { target: 'fetchingUrl' },
+      },
+    },
+    failed: {
+      on: {
+        START: { target: 'fetchingUrl', actions: 'reset for start' },
+      },
+    },
+  },
+});
+
+function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  const out: Partial<T> = {};
+  if (!value) return out;
+  for (const [key, v] of Object.entries(value)) {
+    if (v !== undefined) (out as Record<string, unknown>)[key] = v;
+  }
+  return out;
+}
+
+export type ConnectionMachine = typeof connectionMachine;
+
+/** The leaf state names, as `bot.state` reports them. */
+export type ConnectionStateName = 'idle' | 'fetchingUrl' | 'connecting' | 'open' | 'awaitingPong' | 'backoff' | 'rateLimited' | 'failed';

@@ -1,0 +1,116 @@
+/**
+ * The device service: finds the WDM device the socket connects through.
+ *
+ * - A device already in use (the machine's context) is reused as it is: a reconnect costs no
+ *   request and the server redelivers unacked events to the same device.
+ * - On the first start, the device saved in the last-connection store is checked against WDM's
+ *   device list (which also gives its current socket URL) and reused when WDM still knows it.
+ * - Otherwise, or when the socket proved the device stale, a new device is registered, and the
+ *   stale one is deleted, best effort.
+ *
+ * Every failure rejects with an ApiError carrying the HTTP status and Retry-After, so that the
+ * machine can tell 429, 401 and 403 from the rest; ky's own retries are off.
+ */
+import { fromPromise } from 'xstate';
+import type { DeviceInput, DeviceOutput, DeviceRef } from '../../machines/connection.js';
+import { ApiError } from '../errors.js';
+import type { Http } from '../http.js';
+import type { Log } from '../log.js';
+import type { Store } from './store.js';
+
+export interface DeviceDeps {
+  readonly http: Http;
+  readonly wdmUrl: string;
+  readonly deviceDesc: Readonly<Record<string, unknown>>;
+  readonly store: Store;
+  readonly log: Log;
+  readonly allowInsecure: boolean;
+  readonly warn: (message: string) => void;
+}
+
+export function createDeviceActor(deps: DeviceDeps) {
+  const wdmOrigin = new URL(deps.wdmUrl).origin;
+
+  /** A device URL is only trusted (and sent the token) when it lives on the configured WDM. */
+  const isOurs = (device: DeviceRef) => originOf(device.url) === wdmOrigin;
+
+  function checkSocketUrl(webSocketUrl: unknown, where: string): string {
+    if (typeof webSocketUrl !== 'string' || webSocketUrl === '') {
+      throw new ApiError({ message: `${where} has no webSocketUrl`, method: 'POST', url: deps.wdmUrl });
+    }
+    let protocol: string;
+    try {
+      protocol = new URL(webSocketUrl).protocol;
+    } catch {
+      throw new ApiError({ message: `${where} has an invalid webSocketUrl`, method: 'POST', url: deps.wdmUrl });
+    }
+    if (protocol !== 'wss:' && !(protocol === 'ws:' && deps.allowInsecure)) {
+      throw new ApiError({
+        message: `${where} has a webSocketUrl with scheme ${protocol} (wss: required${protocol === 'ws:' ? '; set allowInsecure to permit ws:' : ''})`,
+        method: 'POST',
+        url: deps.wdmUrl,
+      });
+    }
+    return webSocketUrl;
+  }
+
+  async function register(signal: AbortSignal): Promise<DeviceRef> {
+    const req = { method: 'POST', url: deps.wdmUrl, json: deps.deviceDesc, signal } as const;
+    const result = await deps.http.send<{ url?: unknown; webSocketUrl?: unknown }>(req);
+    if (result.status < 200 || result.status >= 300) throw deps.http.errorFor(req, result, 'device registration failed');
+    const url = result.body?.url;
+    if (typeof url !== 'string' || !isOurs({ url, webSocketUrl: '' })) {
+      throw new ApiError({ message: 'device registration answered without a device url on the WDM host', method: 'POST', url: deps.wdmUrl });
+    }
+    const device = { url, webSocketUrl: checkSocketUrl(result.body?.webSocketUrl, 'the device registration answer') };
+    deps.log('registered device %s', device.url);
+    return device;
+  }
+
+  /** The saved device as WDM knows it now, or null when WDM no longer lists it. */
+  async function verify(saved: DeviceRef, signal: AbortSignal): Promise<DeviceRef | null> {
+    const req = { method: 'GET', url: deps.wdmUrl, signal } as const;
+    const result = await deps.http.send<{ devices?: unknown }>(req);
+    if (result.status < 200 || result.status >= 300) throw deps.http.errorFor(req, result, 'listing devices failed');
+    const devices = Array.isArray(result.body?.devices) ? (result.body.devices as Array<Record<string, unknown>>) : [];
+    const current = devices.find((d) => d.url === saved.url);
+    if (!current) {
+      deps.log('saved device %s is no longer registered', saved.url);
+      return null;
+    }
+    return { url: saved.url, webSocketUrl: checkSocketUrl(current.webSocketUrl, 'the saved device') };
+  }
+
+  async function deleteBestEffort(device: DeviceRef): Promise<void> {
+    try {
+      const req = { method: 'DELETE', url: device.url } as const;
+      const result = await deps.http.send(req);
+      deps.log('deleted stale device %s: HTTP %d', device.url, result.status);
+    } catch (error) {
+      deps.log('could not delete stale device %s: %s', device.url, (error as Error).message);
+    }
+  }
+
+  return fromPromise<DeviceOutput, DeviceInput>(async ({ input, signal }) => {
+    if (input.device && !input.stale) return { device: input.device, registered: false };
+    if (input.device && input.stale && isOurs(input.device)) void deleteBestEffort(input.device);
+    if (!input.device) {
+      const saved = await deps.store.loadDevice();
+      if (saved && !isOurs(saved)) {
+        deps.warn(`the last-connection file names a device on another host (${originOf(saved.url) ?? 'an invalid URL'}); it is ignored and a new device is registered`);
+      } else if (saved) {
+        const current = await verify(saved, signal);
+        if (current) return { device: current, registered: false };
+      }
+    }
+    return { device: await register(signal), registered: true };
+  });
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The socket service: one Mercury WebSocket per invocation (per `online` state of the machine).
+ *
+ * It opens `webSocketUrl` with the SDK's query parameters and permessage-deflate off, sends the
+ * authorization frame, reports READY on the first `mercury.buffer_state`, acks every inbound frame
+ * that has an `id`, answers the machine's PING commands, and reports every frame, pong, close and
+ * rejected handshake (with its HTTP status) tagged with the socket's generation. A bad frame is
+ * reported, never fatal. On cleanup it closes with 1000 when the machine is stopping (terminating
+ * after `closeTimeout` if the peer never answers), and terminates otherwise.
+ */
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import type { Clock } from '../clock.js';
+import { fromCallback } from 'xstate';
+import type { SocketCommand, SocketEvent, SocketInput } from '../../machines/connection.js';
+import { classifyClose } from '../protocol/close-codes.js';
+import { ackFrame, authorizationFrame, mercuryUrl, parseFrame, pingFrame } from '../protocol/frames.js';
+import { parseRetryAfter } from '../protocol/retry-after.js';
+import type { Log, Redactor } from '../log.js';
+
+export interface SocketDeps {
+  readonly token: string;
+  readonly log: Log;
+  readonly redactor: Redactor;
+  /** Timers of the close handshake; the actor system's clock, so tests can drive them. */
+  readonly clock: Clock;
+  /** ms to wait for the peer to answer our close frame before terminating. */
+  readonly closeTimeout: number;
+  /** Largest inbound frame in bytes; a bigger one closes the socket with 1009 (and the bot reconnects). */
+  readonly maxPayload: number;
+  /** An http.Agent for the upgrade request (proxies). */
+  readonly agent?: import('node:http').Agent;
+  /** Called on every pong (for health). */
+  readonly onPong?: () => void;
+  /** Told about every socket until it has closed, so that stop() can wait for it. */
+  readonly track: (closed: Promise<void>) => void;
+}
+
+export function createSocketActor(deps: SocketDeps) {
+  return fromCallback<SocketCommand, SocketInput, SocketEvent>(({ input, sendBack, receive }) => {
+    const { generation } = input;
+    const log = (formatter: string, ...args: unknown[]) => deps.log(`[socket ${generation}] ${formatter}`, ...args);
+    let ready = false;
+    let finished = false; // a close or rejection was reported (or the machine let go): report nothing more
+    let graceful = false;
+    let lastError: string | undefined;
+    const report = (event: SocketEvent) => {
+      if (!finished) sendBack(event);
+    };
+
+    const ws = new WebSocket(mercuryUrl(input.url), {
+      perMessageDeflate: false,
+      maxPayload: deps.maxPayload,
+      ...(deps.agent ? { agent: deps.agent } : {}),
+    });
+    deps.track(new Promise<void>((resolve) => ws.once('close', () => resolve())));
+    log('connecting to %s', input.url);
+
+    ws.on('error', (error) => {
+      lastError = deps.redactor.redact(error.message);
+      log('error: %s', lastError);
+    });
+
+    ws.on('unexpected-response', (_request, response) => {
+      const status = response.statusCode ?? 0;
+      const retryAfterHeader = response.headers['retry-after'];
+      const retryAfter = parseRetryAfter(Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader);
+      log('handshake answered HTTP %d', status);
+      response.resume();
+      report({ type: 'SOCKET_REJECTED', generation, status, ...(retryAfter === undefined ? {} : { retryAfter }) });
+      finished = true;
+      ws.terminate();
+    });
+
+    ws.on('open', () => {
+      log('open; sending the authorization frame');
+      ws.send(authorizationFrame(deps.token, randomUUID(), `sparkbot_${randomUUID()}_${Date.now()}`));
+    });
+
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        report({ type: 'FRAME', generation, invalid: `binary frame of ${byteLength(data)} bytes` });
+        return;
+      }
+      const parsed = parseFrame(data.toString());
+      if (!parsed.ok) {
+        log('unusable frame: %s', parsed.error);
+        report({ type: 'FRAME', generation, invalid: parsed.error });
+        return;
+      }
+      const { frame } = parsed;
+      const ack = ackFrame(frame.envelope);
+      if (ack !== undefined && ws.readyState === WebSocket.OPEN) ws.send(ack);
+      if (frame.kind === 'ready' && !ready) {
+        ready = true;
+        log('ready (%s)', frame.envelope.data?.eventType);
+        report({ type: 'READY', generation });
+      } else if (frame.kind === 'pong') {
+        deps.onPong?.();
+        report({ type: 'PONG', generation, id: frame.id });
+      } else {
+        report({ type: 'FRAME', generation, envelope: frame.envelope });
+      }
+    });
+
+    ws.on('close', (code, reasonBuffer) => {
+      const reason = reasonBuffer.toString();
+      const verdict = classifyClose(code, reason, ready);
+      const why = code === 1006 && lastError ? { ...verdict, why: `${verdict.why}: ${lastError}` } : verdict;
+      log('closed: %s -> %s', why.why, verdict.action);
+      report({ type: 'SOCKET_CLOSED', generation, code, reason, verdict: why });
+      finished = true;
+    });
+
+    receive((command) => {
+      if (command.type === 'PING') {
+        if (ws.readyState === WebSocket.OPEN) ws.send(pingFrame(command.id));
+      } else if (command.type === 'CLOSE') {
+        graceful = command.graceful;
+      }
+    });
+
+    return () => {
+      finished = true;
+      if (ws.readyState === WebSocket.CLOSED) return;
+      if (graceful && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CLOSING)) {
+        if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'Done');
+        const timer = deps.clock.setTimeout(() => {
+          log('the peer did not answer the close within %d ms; terminating', deps.closeTimeout);
+          ws.terminate();
+        }, deps.closeTimeout);
+        ws.once('close', () => deps.clock.clearTimeout(timer));
+      } else {
+        ws.terminate();
+      }
+    };
+  });
+}
+
+function byteLength(data: WebSocket.RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+}

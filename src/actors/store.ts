@@ -1,0 +1,147 @@
+/**
+ * The last-connection store: a small lowdb JSON file that remembers the bot's WDM device so that
+ * a restart reuses it instead of registering a new one. Written atomically (temporary file, fsync,
+ * rename) with mode 0600, its directory created on demand. A corrupt, empty or wrongly shaped file
+ * is moved aside to `<name>.corrupt-<time>` with a warning and replaced. It never holds the token.
+ */
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Low, Memory, type Adapter } from 'lowdb';
+import type { DeviceRef } from '../../machines/connection.js';
+import type { Log } from '../log.js';
+
+export interface LastConnection {
+  readonly version: 1;
+  readonly device: SavedDevice | null;
+}
+
+export interface SavedDevice extends DeviceRef {
+  readonly savedAt: string;
+}
+
+export interface Store {
+  /** The file, or null when the store is in memory (`lastConn: false`). */
+  readonly path: string | null;
+  /** The saved device, if any. Never throws: an unreadable file is reported and treated as empty. */
+  loadDevice(): Promise<DeviceRef | null>;
+  /** Saves the device. Rejects when the file cannot be written. */
+  saveDevice(device: DeviceRef): Promise<void>;
+  /** Resolves once every write started so far has finished. */
+  flush(): Promise<void>;
+}
+
+export interface StoreDeps {
+  readonly log: Log;
+  /** Called for problems that lose nothing but deserve attention (a corrupt file moved aside). */
+  readonly warn: (message: string, cause?: unknown) => void;
+}
+
+const EMPTY: LastConnection = { version: 1, device: null };
+
+/**
+ * lowdb's JSONFile, with what a file holding credentials' companions needs: mode 0600, fsync
+ * before the rename, the directory created, writes serialised.
+ */
+export class SecureJSONFile<T> implements Adapter<T> {
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(readonly filename: string) {}
+
+  async read(): Promise<T | null> {
+    let text: string;
+    try {
+      text = await readFile(this.filename, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    return JSON.parse(text) as T;
+  }
+
+  write(data: T): Promise<void> {
+    const next = this.queue.then(() => this.writeNow(data));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeNow(data: T): Promise<void> {
+    const dir = dirname(this.filename);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const temp = join(dir, `.${basename(this.filename)}.${process.pid}.tmp`);
+    const handle = await open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await rename(temp, this.filename);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    }
+  }
+}
+
+function isDeviceRef(value: unknown): value is DeviceRef {
+  const v = value as Record<string, unknown> | null;
+  return typeof v === 'object' && v !== null && typeof v.url === 'string' && typeof v.webSocketUrl === 'string';
+}
+
+function isLastConnection(value: unknown): value is LastConnection {
+  const v = value as Record<string, unknown> | null;
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && v.version === 1 && (v.device === null || isDeviceRef(v.device));
+}
+
+export function createStore(path: string | false, deps: StoreDeps): Store {
+  const adapter: Adapter<LastConnection> = path === false ? new Memory<LastConnection>() : new SecureJSONFile<LastConnection>(path);
+  const db = new Low<LastConnection>(adapter, EMPTY);
+  let loaded = false;
+  let pending: Promise<void> = Promise.resolve();
+
+  async function load(): Promise<void> {
+    if (loaded) return;
+    loaded = true;
+    try {
+      await db.read();
+      if (!isLastConnection(db.data)) throw new Error('the file does not hold a sparkbot last-connection record');
+    } catch (error) {
+      db.data = EMPTY;
+      if (path === false) return;
+      const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      const why = error instanceof Error ? error.message : String(error);
+      try {
+        await rename(path, aside);
+        deps.warn(`the last-connection file ${path} could not be used (${why}); it was moved to ${aside} and will be replaced`, error);
+      } catch (renameError) {
+        deps.warn(`the last-connection file ${path} could not be used (${why}) nor moved aside; it will be overwritten`, renameError);
+      }
+    }
+  }
+
+  return {
+    path: path === false ? null : path,
+    async loadDevice() {
+      await load();
+      const device = db.data.device;
+      deps.log('last connection %s: %s', path === false ? '(memory)' : path, device ? device.url : 'no device');
+      return device ? { url: device.url, webSocketUrl: device.webSocketUrl } : null;
+    },
+    saveDevice(device) {
+      const write = async () => {
+        await load();
+        if (db.data.device?.url === device.url && db.data.device.webSocketUrl === device.webSocketUrl) return;
+        db.data = { version: 1, device: { url: device.url, webSocketUrl: device.webSocketUrl, savedAt: new Date().toISOString() } };
+        await db.write();
+        deps.log('saved device %s to %s', device.url, path === false ? '(memory)' : path);
+      };
+      const next = pending.then(write);
+      pending = next.catch(() => undefined);
+      return next;
+    },
+    flush() {
+      return pending;
+    },
+  };
+}

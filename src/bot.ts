@@ -1,0 +1,340 @@
+/**
+ * SparkBot: the facade over the connection machine. It turns options into the machine's input and
+ * actors, starts and stops the actor, and turns the machine's snapshots and emitted envelopes into
+ * typed events. It holds no protocol logic of its own.
+ */
+import { EventEmitter } from 'node:events';
+import { createActor, type Actor, type SnapshotFrom, type StateValue } from 'xstate';
+import { realClock } from './clock.js';
+import { connectionMachine, type ConnectionStateName, type DeviceRef, type Failure } from '../machines/connection.js';
+import { createDeviceActor } from './actors/device.js';
+import { createSocketActor } from './actors/socket.js';
+import { createStore, type Store } from './actors/store.js';
+import { SparkBotError, type SparkBotErrorCode } from './errors.js';
+import { Dispatcher } from './events/dispatcher.js';
+import type { Activity } from './events/types.js';
+import { Http } from './http.js';
+import { createLog, type Log, Redactor } from './log.js';
+import { resolveOptions, type SparkBotOptions } from './options.js';
+import { WebexApi } from './rest/client.js';
+import type { Message, Person } from './rest/types.js';
+
+export interface SparkBotEvents {
+  /** The machine moved to another state (leaf names, as `bot.state`). */
+  state: [state: ConnectionStateName, previous: ConnectionStateName];
+  /** Someone else posted or shared a message; `message` is the REST message. */
+  message: [message: Message, activity: Activity];
+  /** Something failed: a REST call, a handler, the connection (before `failed`). The bot goes on. */
+  error: [error: SparkBotError];
+  /** Something was odd but nothing was lost: a corrupt last-connection file moved aside, an unusable frame. */
+  warning: [warning: SparkBotError];
+}
+
+const FAILURE_CODES: Record<string, SparkBotErrorCode> = {
+  unauthorized: 'UNAUTHORIZED',
+  forbidden: 'FORBIDDEN',
+  'bad-request': 'BAD_REQUEST',
+  replaced: 'REPLACED',
+  closed: 'CLOSED',
+};
+
+type ConnectionActor = Actor<typeof connectionMachine>;
+
+interface StartWaiter {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(error: SparkBotError): void;
+}
+
+/** A snapshot of the connection for monitoring; see `bot.health()`. Never contains the token. */
+export interface BotHealth {
+  readonly state: ConnectionStateName;
+  /** When the bot entered `state` (ms since the epoch). */
+  readonly since: number;
+  /** True in `open` and `awaitingPong`. */
+  readonly connected: boolean;
+  /** Times the bot lost its link and went back to reconnecting. */
+  readonly reconnects: number;
+  /** Connection attempts since the link was last stable (drives the backoff delay). */
+  readonly attempt: number;
+  /** When the last pong arrived (ms since the epoch), if ever. */
+  readonly lastPongAt: number | null;
+  readonly lastClose: { readonly code: number; readonly reason: string } | null;
+  readonly lastError: string | null;
+  /** The WDM device URL in use (it names the device, not the bot's credentials). */
+  readonly deviceUrl: string | null;
+}
+
+export class SparkBot extends EventEmitter<SparkBotEvents> {
+  /** The Webex REST client: `await bot.api.messages.create({ roomId, text })`. */
+  readonly api: WebexApi;
+
+  private readonly actor: ConnectionActor;
+  private readonly store: Store;
+  private readonly dispatcher: Dispatcher;
+  private readonly redactor = new Redactor();
+  private readonly log: Log;
+  private readonly closing = new Set<Promise<void>>();
+  private lastState: ConnectionStateName = 'idle';
+  private stateSince = Date.now();
+  private lastPongAt: number | null = null;
+  private startWaiter: StartWaiter | undefined;
+  private stopRequested = false;
+  private me: Promise<Person> | undefined;
+  private person: Person | undefined;
+
+  constructor(options: SparkBotOptions<SparkBot>) {
+    super({ captureRejections: true });
+    const opts = resolveOptions(options);
+    this.redactor.add(opts.token);
+    this.log = createLog('bot', this.redactor);
+    const clock = opts.clock ?? realClock;
+    const http = new Http({
+      token: opts.token,
+      allowedOrigins: new Set([new URL(opts.wdmUrl).origin, new URL(opts.apiUrl).origin]),
+      redactor: this.redactor,
+      log: createLog('http', this.redactor),
+      timeout: opts.requestTimeout,
+    });
+    this.api = new WebexApi({
+      http,
+      apiUrl: opts.apiUrl,
+      retryCount: opts.retryCount,
+      retryTimeout: opts.settings.retryTimeout,
+      retryAfterMax: opts.settings.retryAfterMax,
+      log: createLog('rest', this.redactor),
+    });
+    this.store = createStore(opts.lastConn, {
+      log: createLog('store', this.redactor),
+      warn: (message, cause) => this.reportWarning(new SparkBotError('STORE_ERROR', message, { cause })),
+    });
+    const onMessage = opts.onMessage;
+    this.dispatcher = new Dispatcher({
+      getMessage: (id) => this.api.messages.get(id),
+      me: () => this.loadMe(),
+      onMessage: onMessage ? (result, eventType, verb, json) => onMessage(this, result, eventType, verb, json) : undefined,
+      emitMessage: (message, activity) => this.emit('message', message, activity),
+      reportError: (error) => this.reportError(error),
+      reportWarning: (warning) => this.reportWarning(warning),
+      log: createLog('events', this.redactor),
+    });
+
+    const machine = connectionMachine.provide({
+      actors: {
+        device: createDeviceActor({
+          http,
+          wdmUrl: opts.wdmUrl,
+          deviceDesc: opts.deviceDesc,
+          store: this.store,
+          log: createLog('device', this.redactor),
+          allowInsecure: opts.allowInsecure,
+          warn: (message) => this.reportWarning(new SparkBotError('STORE_ERROR', message)),
+        }),
+        socket: createSocketActor({
+          token: opts.token,
+          log: createLog('socket', this.redactor),
+          redactor: this.redactor,
+          clock,
+          closeTimeout: opts.closeTimeout,
+          maxPayload: opts.maxPayload,
+          ...(opts.agent ? { agent: opts.agent } : {}),
+          onPong: () => {
+            this.lastPongAt = Date.now();
+          },
+          track: (closed) => {
+            this.closing.add(closed);
+            void closed.then(() => this.closing.delete(closed));
+          },
+        }),
+      },
+      actions: {
+        'persist device': (_, params: { device: DeviceRef; registered: boolean }) => {
+          this.store.saveDevice(params.device).catch((error: unknown) => {
+            this.reportWarning(new SparkBotError('STORE_ERROR', `could not save the last-connection file: ${(error as Error).message}`, { cause: error }));
+          });
+        },
+      },
+    });
+
+    this.actor = createActor(machine, {
+      input: opts.settings,
+      clock,
+      ...(opts.inspect ? { inspect: opts.inspect } : {}),
+    });
+    this.actor.on('envelope', ({ envelope }) => this.dispatcher.handle(envelope));
+    this.actor.on('problem', ({ message }) => this.reportWarning(new SparkBotError('INVALID_FRAME', message)));
+    this.actor.subscribe({
+      next: (snapshot) => this.onSnapshot(snapshot),
+      error: (error) => this.onActorError(error),
+    });
+    this.actor.start();
+  }
+
+  /** The machine's current state: idle, fetchingUrl, connecting, open, awaitingPong, backoff, rateLimited or failed. */
+  get state(): ConnectionStateName {
+    return this.lastState;
+  }
+
+  /** The connection at a glance, e.g. for an HTTP /health endpoint. */
+  health(): BotHealth {
+    const { context } = this.actor.getSnapshot();
+    return {
+      state: this.lastState,
+      since: this.stateSince,
+      connected: this.lastState === 'open' || this.lastState === 'awaitingPong',
+      reconnects: context.reconnects,
+      attempt: context.attempt,
+      lastPongAt: this.lastPongAt,
+      lastClose: context.lastClose,
+      lastError: context.lastError === null ? null : this.redactor.redact(context.lastError),
+      deviceUrl: context.device?.url ?? null,
+    };
+  }
+
+  /** The bot's own person (GET /people/me), known once start() has resolved. */
+  get currentUser(): Person | undefined {
+    return this.person;
+  }
+
+  /**
+   * Connects. Resolves when the socket is first open (and /people/me is known); rejects with a
+   * SparkBotError when the machine ends in `failed` (e.g. code 'UNAUTHORIZED'), when stop() is
+   * called first ('STOPPED'), or when the link is lost with `reconnect: false` ('DISCONNECTED').
+   */
+  start(): Promise<void> {
+    if (this.lastState === 'open' || this.lastState === 'awaitingPong') return Promise.resolve();
+    if (!this.startWaiter) {
+      let resolve!: () => void;
+      let reject!: (error: SparkBotError) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.startWaiter = { promise, resolve, reject };
+      this.stopRequested = false;
+      void this.loadMe().catch(() => undefined);
+    }
+    if (this.lastState === 'idle' || this.lastState === 'failed') this.actor.send({ type: 'START' });
+    return this.startWaiter.promise;
+  }
+
+  /**
+   * Disconnects: closes the socket with 1000 (cutting it after `closeTimeout` if the server never
+   * answers), cancels every timer and pending request, and resolves in state `idle`. Idempotent.
+   */
+  async stop(): Promise<void> {
+    this.stopRequested = true;
+    this.actor.send({ type: 'STOP' });
+    this.settleStart(new SparkBotError('STOPPED', 'stop() was called before the bot connected'));
+    await Promise.all([...this.closing]);
+    await this.store.flush();
+  }
+
+  private loadMe(): Promise<Person> {
+    this.me ??= this.api.people.me().then(
+      (person) => {
+        this.person = person;
+        return person;
+      },
+      (error: unknown) => {
+        this.me = undefined;
+        this.reportError(error instanceof SparkBotError ? error : new SparkBotError('API_ERROR', String(error), { cause: error }));
+        throw error;
+      },
+    );
+    return this.me;
+  }
+
+  private onSnapshot(snapshot: SnapshotFrom<typeof connectionMachine>): void {
+    const state = leafOf(snapshot.value);
+    if (state === this.lastState) return;
+    const previous = this.lastState;
+    this.lastState = state;
+    this.stateSince = Date.now();
+    this.log('state %s -> %s%s', previous, state, snapshot.context.lastError && state !== 'open' ? ` (${snapshot.context.lastError})` : '');
+    try {
+      this.emit('state', state, previous);
+    } catch (error) {
+      this.reportError(new SparkBotError('HANDLER_ERROR', `a 'state' listener threw: ${(error as Error).message}`, { cause: error }));
+    }
+    if (state === 'open') {
+      const waiter = this.startWaiter;
+      if (waiter) {
+        this.startWaiter = undefined;
+        void this.loadMe().then(
+          () => waiter.resolve(),
+          () => waiter.resolve(),
+        );
+      }
+    } else if (state === 'failed') {
+      const failure = this.failureError(snapshot.context.failure);
+      if (this.startWaiter) this.settleStart(failure);
+      else this.reportError(failure);
+    } else if (state === 'idle' && !this.stopRequested) {
+      const why = snapshot.context.lastError ? `: ${snapshot.context.lastError}` : '';
+      this.settleStart(new SparkBotError('DISCONNECTED', `the connection was lost and reconnect is false${why}`));
+    }
+  }
+
+  private settleStart(error: SparkBotError): void {
+    const waiter = this.startWaiter;
+    if (!waiter) return;
+    this.startWaiter = undefined;
+    waiter.reject(this.redactor.error(error));
+  }
+
+  private failureError(failure: Failure | null): SparkBotError {
+    const code = FAILURE_CODES[failure?.reason ?? ''] ?? 'CLOSED';
+    return new SparkBotError(code, failure?.message ?? 'the connection failed');
+  }
+
+  private onActorError(error: unknown): void {
+    const failure = new SparkBotError('CLOSED', `the connection machine stopped on an internal error: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    this.reportError(failure);
+    this.settleStart(failure);
+  }
+
+  private reportError(error: SparkBotError): void {
+    this.redactor.error(error);
+    this.log('error %s: %s', error.code, error.message);
+    if (this.listenerCount('error') === 0) {
+      process.emitWarning(error.message, { code: `SPARKBOT_${error.code}` });
+      return;
+    }
+    try {
+      this.emit('error', error);
+    } catch (listenerError) {
+      this.log("an 'error' listener threw: %s", (listenerError as Error).message);
+    }
+  }
+
+  private reportWarning(warning: SparkBotError): void {
+    this.redactor.error(warning);
+    this.log('warning %s: %s', warning.code, warning.message);
+    if (this.listenerCount('warning') === 0) {
+      process.emitWarning(warning.message, { code: `SPARKBOT_${warning.code}` });
+      return;
+    }
+    try {
+      this.emit('warning', warning);
+    } catch (listenerError) {
+      this.reportError(new SparkBotError('HANDLER_ERROR', `a 'warning' listener threw: ${(listenerError as Error).message}`, { cause: listenerError }));
+    }
+  }
+
+  /** Async listeners that reject land here (EventEmitter's captureRejections). */
+  [Symbol.for('nodejs.rejection')](error: unknown, event: string): void {
+    this.reportError(new SparkBotError('HANDLER_ERROR', `a '${event}' listener rejected: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+  }
+}
+
+function leafOf(value: StateValue): ConnectionStateName {
+  let current: StateValue = value;
+  while (typeof current === 'object') {
+    const [key] = Object.keys(current);
+    const child = key === undefined ? undefined : current[key];
+    if (child === undefined) return (key ?? 'idle') as ConnectionStateName;
+    current = child as StateValue;
+  }
+  return current as ConnectionStateName;
+}

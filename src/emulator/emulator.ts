@@ -1,0 +1,939 @@
+/**
+ * A local Webex on 127.0.0.1: WDM device registration, Mercury sockets and the REST resources a
+ * bot uses, speaking the protocol of webex-protocol.md, with fault controls and records of what
+ * it saw. Used by sparkbot's tests and demo, and by anyone who wants to test a bot offline.
+ *
+ *   const emulator = await WebexEmulator.start();
+ *   const bot = emulator.createBot({ displayName: 'Echo' });
+ *   const alice = emulator.createUser({ displayName: 'Alice' });
+ *   new SparkBot({ token: bot.token, ...emulator.botOptions() });
+ *   emulator.postMessage({ from: alice, toPerson: bot, text: 'hello' });
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import createDebug from 'debug';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { parseHydraId } from '../protocol/ids.js';
+import {
+  type EmulatedDevice,
+  type EmulatedMessage,
+  type EmulatedPerson,
+  type EmulatedRoom,
+  hydra,
+  membershipJson,
+  messageJson,
+  newToken,
+  newUuid,
+  now,
+  personJson,
+  roomJson,
+} from './model.js';
+
+const log = createDebug('sparkbot:emulator');
+
+export interface EmulatorOptions {
+  /** Port to listen on; 0 (default) picks a free one. */
+  readonly port?: number;
+  /** Host to listen on; default 127.0.0.1. */
+  readonly host?: string;
+  /** ms a socket may stay unauthorized before the server closes it with 4401; default 30000. */
+  readonly authTimeout?: number;
+}
+
+/** A canned answer for the next requests of a route; see {@link WebexEmulator.failNext}. */
+export interface FaultReply {
+  readonly status: number;
+  /** Value of the Retry-After header, as sent (seconds or an HTTP date). */
+  readonly retryAfter?: number | string;
+  readonly body?: unknown;
+  /** How many requests get this answer; default 1. */
+  readonly times?: number;
+}
+
+export type PongMode = 'normal' | 'ignore' | 'mismatch';
+
+export interface RequestRecord {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly at: number;
+  readonly personUuid: string | undefined;
+}
+
+export interface RegistrationRecord {
+  readonly deviceUuid: string;
+  readonly personUuid: string;
+  readonly at: number;
+  readonly body: Record<string, unknown>;
+  readonly query: string;
+}
+
+export interface ConnectionRecord {
+  readonly id: number;
+  readonly deviceUuid: string;
+  /** The path and query string of the upgrade request. */
+  readonly url: string;
+  readonly openedAt: number;
+  authorizedAt?: number;
+  readyAt?: number;
+  closedAt?: number;
+  closeCode?: number;
+  closeReason?: string;
+  /** Who started the close: the client, the server (a fault), or nobody (the TCP link just ended). */
+  closedBy?: 'client' | 'server';
+}
+
+export interface PingRecord {
+  readonly connectionId: number;
+  readonly id: string;
+  readonly at: number;
+}
+
+export interface AckRecord {
+  readonly connectionId: number;
+  readonly messageId: string;
+  readonly at: number;
+}
+
+export interface DeliveryRecord {
+  readonly connectionId: number;
+  readonly envelopeId: string;
+  readonly activityId: string | undefined;
+  readonly redelivery: boolean;
+  readonly at: number;
+}
+
+interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+}
+
+interface ActiveFault {
+  readonly route: Route;
+  readonly reply: FaultReply;
+  remaining: number;
+}
+
+interface Hold {
+  readonly route: Route;
+  readonly waiting: Array<() => void>;
+  released: boolean;
+}
+
+interface LiveConnection {
+  readonly record: ConnectionRecord;
+  readonly ws: WebSocket;
+  readonly socket: Socket;
+  personUuid: string | undefined;
+  sequence: number;
+  ready: boolean;
+  authTimer: NodeJS.Timeout | undefined;
+}
+
+class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Route strings are `"<METHOD> <path>"`, `*` matching any run of characters; handshakes use the method `WS`. */
+function parseRoute(route: string): Route {
+  const match = /^([A-Z]+)\s+(\/\S*)$/.exec(route.trim());
+  if (!match) throw new TypeError(`route must look like "POST /wdm/api/v1/devices" or "WS /mercury/*", got ${JSON.stringify(route)}`);
+  const [, method, path] = match as unknown as [string, string, string];
+  const pattern = new RegExp(`^${path.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return { method, pattern };
+}
+
+const routeMatches = (route: Route, method: string, path: string): boolean => route.method === method && route.pattern.test(path);
+
+export class WebexEmulator extends EventEmitter {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** The WDM devices URL, for a bot's `wdmUrl` option. */
+  readonly wdmUrl: string;
+  /** The REST base URL, for a bot's `apiUrl` option. */
+  readonly apiUrl: string;
+
+  readonly people = new Map<string, EmulatedPerson>();
+  readonly rooms = new Map<string, EmulatedRoom>();
+  readonly messages = new Map<string, EmulatedMessage>();
+  readonly devices = new Map<string, EmulatedDevice>();
+  readonly memberships = new Map<string, string>(); // `${personUuid}:${roomUuid}` -> created
+
+  /** Every HTTP request and socket handshake, in order. */
+  readonly requests: RequestRecord[] = [];
+  /** Every successful device registration (POST to WDM). */
+  readonly registrations: RegistrationRecord[] = [];
+  /** Every DELETE of a device, found or not. */
+  readonly deviceDeletions: Array<{ readonly deviceUuid: string; readonly found: boolean; readonly at: number }> = [];
+  readonly connections: ConnectionRecord[] = [];
+  readonly pings: PingRecord[] = [];
+  readonly acks: AckRecord[] = [];
+  readonly deliveries: DeliveryRecord[] = [];
+
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private readonly live = new Set<LiveConnection>();
+  private readonly faults: ActiveFault[] = [];
+  private readonly holds: Hold[] = [];
+  private readonly latencies: Array<{ route: Route; ms: number }> = [];
+  private readonly orgUuid = newUuid();
+  private readonly authTimeout: number;
+  /** Requests waiting on a {@link hold} now. */
+  heldRequests = 0;
+  private pongMode: PongMode = 'normal';
+  private withholdBufferState = false;
+  private connectionCount = 0;
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(server: Server, options: EmulatorOptions) {
+    super();
+    this.server = server;
+    this.authTimeout = options.authTimeout ?? 30_000;
+    const { port } = server.address() as AddressInfo;
+    const host = options.host ?? '127.0.0.1';
+    this.url = `http://${host}:${port}`;
+    this.wdmUrl = `${this.url}/wdm/api/v1/devices`;
+    this.apiUrl = `${this.url}/v1`;
+    this.wss = new WebSocketServer({ noServer: true });
+    server.on('request', (req, res) => void this.onRequest(req, res));
+    server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket as Socket, head));
+  }
+
+  static async start(options: EmulatorOptions = {}): Promise<WebexEmulator> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    });
+    const emulator = new WebexEmulator(server, options);
+    log('listening on %s', emulator.url);
+    return emulator;
+  }
+
+  /** The options a SparkBot needs to talk to this emulator (add `token`). */
+  botOptions(): { wdmUrl: string; apiUrl: string; allowInsecure: true } {
+    return { wdmUrl: this.wdmUrl, apiUrl: this.apiUrl, allowInsecure: true };
+  }
+
+  /** Closes every socket and the server. */
+  async close(): Promise<void> {
+    for (const hold of this.holds) this.releaseHold(hold);
+    for (const conn of this.live) conn.ws.terminate();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---------------------------------------------------------------- people, rooms, messages
+
+  /** A person; `token` defaults to a fresh random one. */
+  createUser(init: { displayName: string; email?: string; token?: string }): EmulatedPerson {
+    return this.createPerson({ ...init, type: 'person' });
+  }
+
+  /** A bot; `token` defaults to a fresh random one. */
+  createBot(init: { displayName: string; email?: string; token?: string }): EmulatedPerson {
+    return this.createPerson({ ...init, type: 'bot' });
+  }
+
+  private createPerson(init: { displayName: string; email?: string; token?: string; type: 'person' | 'bot' }): EmulatedPerson {
+    const uuid = newUuid();
+    const slug = init.displayName.toLowerCase().replace(/[^a-z0-9]+/g, '.').replace(/^\.|\.$/g, '') || 'someone';
+    const person: EmulatedPerson = {
+      uuid,
+      id: hydra('PEOPLE', uuid),
+      displayName: init.displayName,
+      email: init.email ?? (init.type === 'bot' ? `${slug}@webex.bot` : `${slug}@example.com`),
+      type: init.type,
+      token: init.token ?? newToken(this.orgUuid),
+      orgId: this.orgUuid,
+      created: now(),
+    };
+    this.people.set(uuid, person);
+    return person;
+  }
+
+  /** A group room with the given members (the first is its creator). */
+  createRoom(init: { title: string; members: readonly EmulatedPerson[] }): EmulatedRoom {
+    const creator = init.members[0];
+    if (!creator) throw new TypeError('a room needs at least one member');
+    const room = this.newRoom('group', init.title, creator.uuid);
+    for (const member of init.members) this.addMembership(room, member.uuid);
+    return room;
+  }
+
+  /** The direct (1:1) room of two people, created on first use. */
+  directRoom(a: EmulatedPerson, b: EmulatedPerson): EmulatedRoom {
+    for (const room of this.rooms.values()) {
+      if (room.type === 'direct' && room.members.has(a.uuid) && room.members.has(b.uuid)) return room;
+    }
+    const room = this.newRoom('direct', b.displayName, a.uuid);
+    this.addMembership(room, a.uuid);
+    this.addMembership(room, b.uuid);
+    return room;
+  }
+
+  private newRoom(type: 'direct' | 'group', title: string, creatorUuid: string): EmulatedRoom {
+    const uuid = newUuid();
+    const created = now();
+    const room: EmulatedRoom = {
+      uuid,
+      id: hydra('ROOM', uuid),
+      title,
+      type,
+      members: new Set(),
+      moderators: new Set(),
+      isLocked: false,
+      creatorUuid,
+      created,
+      lastActivity: created,
+    };
+    this.rooms.set(uuid, room);
+    return room;
+  }
+
+  private addMembership(room: EmulatedRoom, personUuid: string): void {
+    room.members.add(personUuid);
+    this.memberships.set(`${personUuid}:${room.uuid}`, now());
+  }
+
+  /**
+   * Posts a message as `from`, as a Webex client would: stores it and sends a
+   * `conversation.activity` (verb `post`) to the devices of every member of the room, the
+   * author's included. Give `roomId` (or `room`) for a room, or `toPerson` for a direct message.
+   */
+  postMessage(init: {
+    from: EmulatedPerson;
+    text?: string;
+    markdown?: string;
+    room?: EmulatedRoom;
+    roomId?: string;
+    toPerson?: EmulatedPerson;
+    parentId?: string;
+    mentions?: readonly EmulatedPerson[];
+  }): Record<string, unknown> {
+    const room = init.room ?? (init.roomId ? this.findRoom(init.roomId) : undefined) ?? (init.toPerson ? this.directRoom(init.from, init.toPerson) : undefined);
+    if (!room) throw new TypeError('postMessage needs room, roomId or toPerson');
+    return this.createMessage(init.from, room, {
+      text: init.text,
+      markdown: init.markdown,
+      parentId: init.parentId,
+      mentionedPeople: init.mentions?.map((p) => p.uuid),
+    });
+  }
+
+  private createMessage(
+    author: EmulatedPerson,
+    room: EmulatedRoom,
+    body: { text?: string | undefined; markdown?: string | undefined; parentId?: string | undefined; mentionedPeople?: string[] | undefined; files?: string[] | undefined; attachments?: unknown[] | undefined },
+  ): Record<string, unknown> {
+    if (!room.members.has(author.uuid)) throw new HttpProblem(403, 'The author is not a member of the room.');
+    if (body.text === undefined && body.markdown === undefined && body.files === undefined && body.attachments === undefined) {
+      throw new HttpProblem(400, 'A message needs text, markdown, files or attachments.');
+    }
+    let parentUuid: string | undefined;
+    if (body.parentId !== undefined) {
+      parentUuid = parseHydraId(body.parentId)?.uuid;
+      const parent = parentUuid ? this.messages.get(parentUuid) : undefined;
+      if (!parent || parent.roomUuid !== room.uuid) throw new HttpProblem(400, 'parentId does not name a message of this room.');
+    }
+    const uuid = newUuid();
+    const message: EmulatedMessage = {
+      uuid,
+      id: hydra('MESSAGE', uuid),
+      roomUuid: room.uuid,
+      personUuid: author.uuid,
+      ...(body.text === undefined ? {} : { text: body.text }),
+      ...(body.markdown === undefined ? {} : { markdown: body.markdown }),
+      ...(parentUuid === undefined ? {} : { parentUuid }),
+      ...(body.mentionedPeople === undefined ? {} : { mentionedPeople: body.mentionedPeople }),
+      ...(body.files === undefined ? {} : { files: body.files }),
+      ...(body.attachments === undefined ? {} : { attachments: body.attachments }),
+      created: now(),
+    };
+    this.messages.set(uuid, message);
+    room.lastActivity = message.created;
+    const activity = {
+      id: uuid,
+      verb: 'post',
+      published: message.created,
+      actor: { id: author.uuid, entryUUID: author.uuid, emailAddress: author.email, displayName: author.displayName, type: 'PERSON', objectType: 'person' },
+      object: { id: uuid, objectType: 'comment', displayName: message.text ?? '', ...(message.markdown ? { content: message.markdown } : {}) },
+      target: { id: room.uuid, objectType: 'conversation', url: `${this.url}/conversation/api/v1/conversations/${room.uuid}`, tags: room.type === 'direct' ? ['ONE_ON_ONE'] : [] },
+      ...(parentUuid === undefined ? {} : { parent: { id: parentUuid, type: 'reply' } }),
+    };
+    this.sendActivity(room, activity);
+    this.emitChange('message', message);
+    return messageJson(message, room, author);
+  }
+
+  /** Sends a `conversation.activity` to the devices of every member of `room`. */
+  sendActivity(room: EmulatedRoom, activity: Record<string, unknown>): void {
+    for (const memberUuid of room.members) this.sendEvent(memberUuid, { eventType: 'conversation.activity', activity });
+  }
+
+  /**
+   * Sends an event envelope to every device of a person. It stays pending until a socket of the
+   * device acks it, and is delivered again to the next socket of that device until then.
+   */
+  sendEvent(personUuid: string, data: Record<string, unknown>): void {
+    for (const device of this.devices.values()) {
+      if (device.ownerUuid !== personUuid) continue;
+      const envelope: Record<string, unknown> = { id: randomUUID(), data, filterMessage: false };
+      device.pending.set(envelope.id as string, envelope);
+      for (const conn of this.live) {
+        if (conn.record.deviceUuid === device.uuid && conn.ready) this.deliver(conn, envelope, false);
+      }
+    }
+  }
+
+  private deliver(conn: LiveConnection, envelope: Record<string, unknown>, redelivery: boolean): void {
+    conn.sequence += 1;
+    const frame = { ...envelope, sequenceNumber: conn.sequence, wsWriteTimestamp: Date.now() };
+    conn.ws.send(JSON.stringify(frame));
+    const activity = (envelope.data as { activity?: { id?: string } } | undefined)?.activity;
+    this.deliveries.push({ connectionId: conn.record.id, envelopeId: envelope.id as string, activityId: activity?.id, redelivery, at: Date.now() });
+    this.emitChange('delivery', conn.record);
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /** Answers the next request(s) of `route` (e.g. `"POST /wdm/api/v1/devices"`, `"WS /mercury/*"`) with `reply`. */
+  failNext(route: string, reply: FaultReply): void {
+    this.faults.push({ route: parseRoute(route), reply, remaining: reply.times ?? 1 });
+  }
+
+  /** Holds requests of `route` unanswered until `release()` is called. */
+  hold(route: string): { release(): void } {
+    const hold: Hold = { route: parseRoute(route), waiting: [], released: false };
+    this.holds.push(hold);
+    return { release: () => this.releaseHold(hold) };
+  }
+
+  private releaseHold(hold: Hold): void {
+    hold.released = true;
+    this.holds.splice(this.holds.indexOf(hold) >>> 0, 1);
+    for (const go of hold.waiting.splice(0)) go();
+  }
+
+  /** Adds `ms` of latency to every request of `route`; 0 removes it. */
+  setLatency(route: string, ms: number): void {
+    const parsed = parseRoute(route);
+    const existing = this.latencies.findIndex((l) => l.route.method === parsed.method && l.route.pattern.source === parsed.pattern.source);
+    if (existing >= 0) this.latencies.splice(existing, 1);
+    if (ms > 0) this.latencies.push({ route: parsed, ms });
+  }
+
+  /** normal: answer pings; ignore: never answer; mismatch: answer with another id. */
+  setPongMode(mode: PongMode): void {
+    this.pongMode = mode;
+  }
+
+  /** withhold: authorize sockets but never send `mercury.buffer_state`. */
+  setBufferState(mode: 'send' | 'withhold'): void {
+    this.withholdBufferState = mode === 'withhold';
+  }
+
+  /**
+   * Closes the open sockets (of one device, or all) from the server side: with a close frame
+   * (`code`, default 1011) or, with `terminate`, by cutting the TCP link (the client sees 1006).
+   */
+  dropConnections(options: { code?: number; reason?: string; terminate?: boolean; deviceUuid?: string } = {}): number {
+    let dropped = 0;
+    for (const conn of this.live) {
+      if (options.deviceUuid && conn.record.deviceUuid !== options.deviceUuid) continue;
+      conn.record.closedBy ??= 'server';
+      if (options.terminate) conn.ws.terminate();
+      else conn.ws.close(options.code ?? 1011, options.reason ?? '');
+      dropped += 1;
+    }
+    return dropped;
+  }
+
+  /** Stops reading from the open sockets: no pongs, no answer to a close frame: a dead peer. */
+  freeze(): void {
+    for (const conn of this.live) conn.socket.pause();
+  }
+
+  /** Forgets a device: its next handshake, GET or PUT answer 404, as for a stale registration. */
+  markDeviceStale(deviceUuid: string): void {
+    this.devices.delete(deviceUuid);
+  }
+
+  /** Sends a raw frame (text, or binary for a Buffer) on the open sockets (of one device, or all). */
+  sendRaw(frame: string | Buffer, options: { deviceUuid?: string } = {}): number {
+    let sent = 0;
+    for (const conn of this.live) {
+      if (options.deviceUuid && conn.record.deviceUuid !== options.deviceUuid) continue;
+      conn.ws.send(frame, { binary: Buffer.isBuffer(frame) });
+      sent += 1;
+    }
+    return sent;
+  }
+
+  // ---------------------------------------------------------------- observation
+
+  /** The sockets open now (of one device, or all). */
+  openConnections(deviceUuid?: string): ConnectionRecord[] {
+    return [...this.live].map((c) => c.record).filter((r) => deviceUuid === undefined || r.deviceUuid === deviceUuid);
+  }
+
+  /** The devices of a person. */
+  devicesOf(person: EmulatedPerson): EmulatedDevice[] {
+    return [...this.devices.values()].filter((d) => d.ownerUuid === person.uuid);
+  }
+
+  /**
+   * Resolves once `predicate` holds, checking it now and after every change the emulator sees.
+   * Rejects after `timeout` ms (default 10000) so that a broken test fails instead of hanging.
+   */
+  waitFor(predicate: () => boolean, options: { timeout?: number; what?: string } = {}): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!predicate()) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`emulator.waitFor timed out${options.what ? `: ${options.what}` : ''}`));
+      }, options.timeout ?? 10_000);
+      this.waiters.add(check);
+    });
+  }
+
+  private emitChange(kind: string, detail: unknown): void {
+    this.emit(kind, detail);
+    for (const check of [...this.waiters]) check();
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', this.url);
+    const path = url.pathname;
+    const person = this.personOf(req.headers.authorization);
+    const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+      const trackingId = `EMU_${randomUUID()}`;
+      res.writeHead(status, { trackingid: trackingId, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
+      res.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
+      this.requests.push({ method, path, status, at: Date.now(), personUuid: person?.uuid });
+      this.emitChange('request', { method, path, status });
+    };
+    try {
+      await this.delay(method, path);
+      const fault = this.takeFault(method, path);
+      if (fault) {
+        send(fault.status, fault.body ?? { message: `emulated fault: HTTP ${fault.status}`, errors: [], trackingId: 'EMU_FAULT' }, fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) });
+        return;
+      }
+      const body = await readJson(req);
+      const answer = this.route(method, path, url.searchParams, person, body);
+      if (answer === undefined) throw new HttpProblem(404, `No route for ${method} ${path}.`);
+      const [status, json, headers] = answer;
+      send(status, json, headers);
+    } catch (error) {
+      const status = error instanceof HttpProblem ? error.status : 500;
+      const message = error instanceof Error ? error.message : String(error);
+      if (!(error instanceof HttpProblem)) log('500 on %s %s: %s', method, path, message);
+      send(status, { message, errors: [{ description: message }], trackingId: 'EMU_ERROR' });
+    }
+  }
+
+  private personOf(authorization: string | undefined): EmulatedPerson | undefined {
+    const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    if (!token) return undefined;
+    for (const person of this.people.values()) if (person.token === token) return person;
+    return undefined;
+  }
+
+  private async delay(method: string, path: string): Promise<void> {
+    const latency = this.latencies.find((l) => routeMatches(l.route, method, path));
+    if (latency) await new Promise((resolve) => setTimeout(resolve, latency.ms));
+    const hold = this.holds.find((h) => !h.released && routeMatches(h.route, method, path));
+    if (hold) {
+      this.heldRequests += 1;
+      this.emitChange('held', { method, path });
+      await new Promise<void>((resolve) => hold.waiting.push(resolve));
+      this.heldRequests -= 1;
+    }
+  }
+
+  private takeFault(method: string, path: string): FaultReply | undefined {
+    const fault = this.faults.find((f) => f.remaining > 0 && routeMatches(f.route, method, path));
+    if (!fault) return undefined;
+    fault.remaining -= 1;
+    if (fault.remaining === 0) this.faults.splice(this.faults.indexOf(fault), 1);
+    return fault.reply;
+  }
+
+  /** Routes a request; undefined when no route matches. */
+  private route(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    person: EmulatedPerson | undefined,
+    body: Record<string, unknown> | undefined,
+  ): [number, unknown?, Record<string, string>?] | undefined {
+    // Service catalogs and metrics, for the official SDK (protocol §10.1).
+    if (method === 'GET' && path === '/u2c/api/v1/limited/catalog') return [200, this.catalog()];
+    if (method === 'POST' && path === '/metrics/api/v1/clientmetrics') return [204];
+    const me = requirePerson(person);
+    if (method === 'GET' && path === '/u2c/api/v1/catalog') return [200, this.catalog()];
+    if (path.startsWith('/wdm/api/v1/devices')) return this.routeDevices(method, path, query, me, body);
+    if (path.startsWith('/v1/')) return this.routeRest(method, path.slice(3), query, me, body);
+    return undefined;
+  }
+
+  private catalog(): Record<string, unknown> {
+    const host = new URL(this.url).hostname;
+    return {
+      format: 'hostmap',
+      serviceLinks: { wdm: `${this.url}/wdm/api/v1`, metrics: `${this.url}/metrics/api/v1`, hydra: `${this.url}/v1`, u2c: `${this.url}/u2c/api/v1` },
+      hostCatalog: { [host]: [{ host, id: 'urn:TEAM:us-east-2_a:wdm', priority: 1, ttl: -1 }] },
+    };
+  }
+
+  private routeDevices(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    me: EmulatedPerson,
+    body: Record<string, unknown> | undefined,
+  ): [number, unknown?] | undefined {
+    const rest = path.slice('/wdm/api/v1/devices'.length);
+    if (rest === '' || rest === '/') {
+      if (method === 'POST') return [200, this.deviceJson(this.registerDevice(me, body ?? {}, query.toString()))];
+      if (method === 'GET') return [200, { devices: this.devicesOf(me).map((d) => this.deviceJson(d)) }];
+      if (method === 'DELETE') {
+        for (const device of this.devicesOf(me)) this.deleteDevice(device.uuid);
+        return [204];
+      }
+      return undefined;
+    }
+    const uuid = rest.slice(1);
+    const device = this.devices.get(uuid);
+    if (method === 'DELETE') {
+      const found = device !== undefined && device.ownerUuid === me.uuid;
+      if (found) this.deleteDevice(uuid);
+      this.deviceDeletions.push({ deviceUuid: uuid, found, at: Date.now() });
+      this.emitChange('deviceDeleted', uuid);
+      return found ? [204] : [404, { message: 'Device not found.' }];
+    }
+    if (!device || device.ownerUuid !== me.uuid) return [404, { message: 'Device not found.' }];
+    if (method === 'GET') return [200, this.deviceJson(device)];
+    if (method === 'PUT') {
+      device.modificationTime = now();
+      return [200, this.deviceJson(device)];
+    }
+    return undefined;
+  }
+
+  private registerDevice(owner: EmulatedPerson, description: Record<string, unknown>, query: string): EmulatedDevice {
+    const uuid = newUuid();
+    const created = now();
+    const device: EmulatedDevice = {
+      uuid,
+      ownerUuid: owner.uuid,
+      url: `${this.wdmUrl}/${uuid}`,
+      webSocketUrl: `${this.url.replace(/^http/, 'ws')}/mercury/v1/apps/wx2/registrations/${uuid}/messages`,
+      description,
+      creationTime: created,
+      modificationTime: created,
+      pending: new Map(),
+    };
+    this.devices.set(uuid, device);
+    this.registrations.push({ deviceUuid: uuid, personUuid: owner.uuid, at: Date.now(), body: description, query });
+    this.emitChange('registration', device);
+    return device;
+  }
+
+  private deleteDevice(uuid: string): void {
+    this.devices.delete(uuid);
+    for (const conn of this.live) {
+      if (conn.record.deviceUuid === uuid) {
+        conn.record.closedBy ??= 'server';
+        conn.ws.close(4404, 'Device deleted');
+      }
+    }
+  }
+
+  private deviceJson(device: EmulatedDevice): Record<string, unknown> {
+    return {
+      ...device.description,
+      url: device.url,
+      webSocketUrl: device.webSocketUrl,
+      userId: device.ownerUuid,
+      orgId: this.orgUuid,
+      creationTime: device.creationTime,
+      modificationTime: device.modificationTime,
+      features: { developer: [], entitlement: [], user: [] },
+    };
+  }
+
+  private routeRest(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    me: EmulatedPerson,
+    body: Record<string, unknown> | undefined,
+  ): [number, unknown?] | undefined {
+    const [resource, rawId, ...extra] = path.split('/').filter(Boolean);
+    const id = rawId === undefined ? undefined : decodeURIComponent(rawId);
+    if (extra.length > 0) return undefined;
+    switch (resource) {
+      case 'people':
+        if (method === 'GET' && id === 'me') return [200, personJson(me)];
+        if (method === 'GET' && id !== undefined) return [200, personJson(this.findPerson(id))];
+        if (method === 'GET') {
+          const email = query.get('email');
+          const items = [...this.people.values()].filter((p) => email === null || p.email === email).map(personJson);
+          return [200, { items }];
+        }
+        return undefined;
+      case 'messages':
+        if (method === 'POST' && id === undefined) return [200, this.createMessageFromRest(me, body ?? {})];
+        if (method === 'GET' && id !== undefined) return [200, this.messageFor(me, id)];
+        if (method === 'DELETE' && id !== undefined) {
+          const message = this.findMessage(id);
+          if (message.personUuid !== me.uuid) throw new HttpProblem(403, 'Only the author may delete a message.');
+          this.messages.delete(message.uuid);
+          return [204];
+        }
+        if (method === 'GET') {
+          const room = this.findRoom(query.get('roomId') ?? '', me);
+          const items = [...this.messages.values()].filter((m) => m.roomUuid === room.uuid).reverse().map((m) => this.messageFor(me, m.id));
+          return [200, { items }];
+        }
+        return undefined;
+      case 'rooms':
+        if (method === 'GET' && id !== undefined) return [200, roomJson(this.findRoom(id, me))];
+        if (method === 'GET') return [200, { items: [...this.rooms.values()].filter((r) => r.members.has(me.uuid)).map(roomJson) }];
+        if (method === 'POST') {
+          const title = typeof body?.title === 'string' ? body.title : 'Untitled';
+          return [200, roomJson(this.createRoom({ title, members: [me] }))];
+        }
+        return undefined;
+      case 'memberships':
+        if (method === 'GET' && id === undefined) return [200, { items: this.listMemberships(me, query) }];
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  private createMessageFromRest(me: EmulatedPerson, body: Record<string, unknown>): Record<string, unknown> {
+    const str = (key: string): string | undefined => (typeof body[key] === 'string' ? (body[key] as string) : undefined);
+    let room: EmulatedRoom;
+    const roomId = str('roomId');
+    const toPersonId = str('toPersonId');
+    const toPersonEmail = str('toPersonEmail');
+    if (roomId !== undefined) room = this.findRoom(roomId, me);
+    else if (toPersonId !== undefined) room = this.directRoom(me, this.findPerson(toPersonId));
+    else if (toPersonEmail !== undefined) {
+      const target = [...this.people.values()].find((p) => p.email === toPersonEmail);
+      if (!target) throw new HttpProblem(404, `No person with email ${toPersonEmail}.`);
+      room = this.directRoom(me, target);
+    } else throw new HttpProblem(400, 'A message needs roomId, toPersonId or toPersonEmail.');
+    const files = Array.isArray(body.files) ? body.files.filter((f): f is string => typeof f === 'string') : undefined;
+    const attachments = Array.isArray(body.attachments) ? (body.attachments as unknown[]) : undefined;
+    return this.createMessage(me, room, { text: str('text'), markdown: str('markdown'), parentId: str('parentId'), files, attachments });
+  }
+
+  private messageFor(me: EmulatedPerson, id: string): Record<string, unknown> {
+    const message = this.findMessage(id);
+    const room = this.rooms.get(message.roomUuid);
+    const author = this.people.get(message.personUuid);
+    if (!room || !author || !room.members.has(me.uuid)) throw new HttpProblem(404, 'Message not found.');
+    return messageJson(message, room, author);
+  }
+
+  private listMemberships(me: EmulatedPerson, query: URLSearchParams): Record<string, unknown>[] {
+    const roomId = query.get('roomId');
+    const personId = query.get('personId');
+    const personEmail = query.get('personEmail');
+    const items: Record<string, unknown>[] = [];
+    for (const room of this.rooms.values()) {
+      if (!room.members.has(me.uuid)) continue;
+      if (roomId !== null && parseHydraId(roomId)?.uuid !== room.uuid) continue;
+      for (const memberUuid of room.members) {
+        const member = this.people.get(memberUuid);
+        if (!member) continue;
+        if (personId !== null && parseHydraId(personId)?.uuid !== member.uuid) continue;
+        if (personEmail !== null && member.email !== personEmail) continue;
+        items.push(membershipJson(room, member, this.memberships.get(`${member.uuid}:${room.uuid}`) ?? room.created));
+      }
+    }
+    return items;
+  }
+
+  private findPerson(id: string): EmulatedPerson {
+    const person = this.people.get(parseHydraId(id)?.uuid ?? id);
+    if (!person) throw new HttpProblem(404, 'Person not found.');
+    return person;
+  }
+
+  private findRoom(id: string, member?: EmulatedPerson): EmulatedRoom {
+    const room = this.rooms.get(parseHydraId(id)?.uuid ?? id);
+    if (!room || (member && !room.members.has(member.uuid))) throw new HttpProblem(404, 'Room not found.');
+    return room;
+  }
+
+  private findMessage(id: string): EmulatedMessage {
+    const message = this.messages.get(parseHydraId(id)?.uuid ?? id);
+    if (!message) throw new HttpProblem(404, 'Message not found.');
+    return message;
+  }
+
+  // ---------------------------------------------------------------- Mercury
+
+  private async onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const path = url.pathname;
+    const refuse = (status: number, headers: Record<string, string> = {}) => {
+      const lines = [`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 429 ? 'Too Many Requests' : 'Error'}`, 'Connection: close', 'Content-Length: 0'];
+      for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+      socket.end(`${lines.join('\r\n')}\r\n\r\n`);
+      this.requests.push({ method: 'WS', path, status, at: Date.now(), personUuid: undefined });
+      this.emitChange('request', { method: 'WS', path, status });
+    };
+    socket.on('error', () => undefined);
+    await this.delay('WS', path);
+    const fault = this.takeFault('WS', path);
+    if (fault) {
+      refuse(fault.status, fault.retryAfter === undefined ? {} : { 'Retry-After': String(fault.retryAfter) });
+      return;
+    }
+    const match = /^\/mercury\/v1\/apps\/wx2\/registrations\/([^/]+)\/messages$/.exec(path);
+    const device = match ? this.devices.get(match[1] as string) : undefined;
+    if (!device) {
+      refuse(404);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.requests.push({ method: 'WS', path, status: 101, at: Date.now(), personUuid: undefined });
+      this.onConnection(ws, socket, device, `${path}${url.search}`);
+    });
+  }
+
+  private onConnection(ws: WebSocket, socket: Socket, device: EmulatedDevice, url: string): void {
+    this.connectionCount += 1;
+    const record: ConnectionRecord = { id: this.connectionCount, deviceUuid: device.uuid, url, openedAt: Date.now() };
+    this.connections.push(record);
+    const conn: LiveConnection = { record, ws, socket, personUuid: undefined, sequence: 0, ready: false, authTimer: undefined };
+    conn.authTimer = setTimeout(() => {
+      record.closedBy ??= 'server';
+      ws.close(4401, 'authentication did not happen within the timeout window of 30000 seconds.');
+    }, this.authTimeout);
+    conn.authTimer.unref();
+    this.live.add(conn);
+    ws.on('message', (data, isBinary) => this.onFrame(conn, device, data, isBinary));
+    ws.on('close', (code, reason) => {
+      clearTimeout(conn.authTimer);
+      this.live.delete(conn);
+      record.closedAt = Date.now();
+      record.closeCode = code;
+      record.closeReason = reason.toString();
+      record.closedBy ??= code === 1006 ? undefined : 'client';
+      this.emitChange('close', record);
+    });
+    ws.on('error', (error) => log('socket %d error: %s', record.id, error.message));
+    this.emitChange('connection', record);
+  }
+
+  private onFrame(conn: LiveConnection, device: EmulatedDevice, data: RawData, isBinary: boolean): void {
+    if (isBinary) return;
+    let frame: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(data.toString());
+      if (typeof parsed !== 'object' || parsed === null) return;
+      frame = parsed as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const { record, ws } = conn;
+    switch (frame.type) {
+      case 'authorization': {
+        const token = /^Bearer\s+(\S+)$/i.exec(String((frame.data as { token?: unknown } | undefined)?.token ?? ''))?.[1];
+        const owner = this.people.get(device.ownerUuid);
+        if (!token || !owner || token !== owner.token) {
+          record.closedBy ??= 'server';
+          ws.close(4401, 'Unauthorized');
+          return;
+        }
+        clearTimeout(conn.authTimer);
+        conn.personUuid = owner.uuid;
+        record.authorizedAt = Date.now();
+        this.emitChange('authorized', record);
+        if (!this.withholdBufferState) this.sendBufferState(conn, device);
+        return;
+      }
+      case 'ping': {
+        const id = typeof frame.id === 'string' ? frame.id : '';
+        this.pings.push({ connectionId: record.id, id, at: Date.now() });
+        this.emitChange('ping', record);
+        if (this.pongMode === 'ignore') return;
+        const pongId = this.pongMode === 'mismatch' ? randomUUID() : id;
+        ws.send(JSON.stringify({ id: pongId, type: 'pong', wsWriteTimestamp: Date.now() }));
+        return;
+      }
+      case 'ack': {
+        const messageId = typeof frame.messageId === 'string' ? frame.messageId : '';
+        device.pending.delete(messageId);
+        this.acks.push({ connectionId: record.id, messageId, at: Date.now() });
+        this.emitChange('ack', record);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private sendBufferState(conn: LiveConnection, device: EmulatedDevice): void {
+    conn.sequence += 1;
+    conn.ws.send(
+      JSON.stringify({
+        id: randomUUID(),
+        sequenceNumber: conn.sequence,
+        wsWriteTimestamp: Date.now(),
+        data: { eventType: 'mercury.buffer_state', bufferState: { conversation: 'UNKNOWN', locus: 'UNKNOWN' } },
+      }),
+    );
+    conn.ready = true;
+    conn.record.readyAt = Date.now();
+    this.emitChange('ready', conn.record);
+    for (const envelope of [...device.pending.values()]) this.deliver(conn, envelope, true);
+  }
+}
+
+function requirePerson(person: EmulatedPerson | undefined): EmulatedPerson {
+  if (!person) throw new HttpProblem(401, 'The request requires a valid access token set in the Authorization request header.');
+  return person;
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 1_000_000) throw new HttpProblem(413, 'Request body too large.');
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+    return value as Record<string, unknown>;
+  } catch {
+    throw new HttpProblem(400, 'The request body is not a JSON object.');
+  }
+}

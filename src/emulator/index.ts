@@ -1,0 +1,13 @@
+export { WebexEmulator } from './emulator.js';
+export type {
+  AckRecord,
+  ConnectionRecord,
+  DeliveryRecord,
+  EmulatorOptions,
+  FaultReply,
+  PingRecord,
+  PongMode,
+  RegistrationRecord,
+  RequestRecord,
+} from './emulator.js';
+export type { EmulatedDevice, EmulatedMessage, EmulatedPerson, EmulatedRoom } from './model.js';

@@ -1,0 +1,122 @@
+/**
+ * The one place where sparkbot's HTTP requests get the token: a ky instance whose hook adds the
+ * Authorization header only for the origins the user configured (wdmUrl, apiUrl). ky's own
+ * retries are off; callers (the machine, the REST client) decide what a failure means.
+ */
+import ky, { type KyInstance, type Options as KyOptions } from 'ky';
+import { ApiError } from './errors.js';
+import type { Log, Redactor } from './log.js';
+import { parseRetryAfter } from './protocol/retry-after.js';
+
+export interface HttpDeps {
+  readonly token: string;
+  readonly allowedOrigins: ReadonlySet<string>;
+  readonly redactor: Redactor;
+  readonly log: Log;
+  /** ms before a request is abandoned. */
+  readonly timeout: number;
+  /** Passed to fetch as `dispatcher` (an undici Agent/ProxyAgent) when given. */
+  readonly dispatcher?: unknown;
+}
+
+export interface HttpResult<T = unknown> {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: T | undefined;
+  readonly text: string;
+}
+
+export interface HttpRequest {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly url: string;
+  readonly json?: unknown;
+  readonly searchParams?: Record<string, string | number | boolean>;
+  readonly signal?: AbortSignal;
+}
+
+export class Http {
+  private readonly ky: KyInstance;
+
+  constructor(private readonly deps: HttpDeps) {
+    const options: KyOptions = {
+      retry: 0,
+      throwHttpErrors: false,
+      timeout: deps.timeout,
+      headers: { accept: 'application/json' },
+      hooks: {
+        beforeRequest: [
+          (request) => {
+            const origin = new URL(request.url).origin;
+            if (!deps.allowedOrigins.has(origin)) {
+              throw new Error(`refusing to send the token to ${origin}: it is neither the wdmUrl nor the apiUrl origin`);
+            }
+            request.headers.set('authorization', `Bearer ${deps.token}`);
+          },
+        ],
+      },
+    };
+    if (deps.dispatcher !== undefined) (options as Record<string, unknown>).dispatcher = deps.dispatcher;
+    this.ky = ky.create(options);
+  }
+
+  /** Sends a request. Resolves with any HTTP answer; rejects with an ApiError when there was none. */
+  async send<T = unknown>(req: HttpRequest): Promise<HttpResult<T>> {
+    const started = Date.now();
+    let response: Response;
+    try {
+      response = await this.ky(req.url, {
+        method: req.method,
+        ...(req.json === undefined ? {} : { json: req.json }),
+        ...(req.searchParams === undefined ? {} : { searchParams: req.searchParams }),
+        ...(req.signal === undefined ? {} : { signal: req.signal }),
+      });
+    } catch (error) {
+      if (req.signal?.aborted) throw error;
+      const message = `${req.method} ${req.url} got no answer: ${describeNetworkError(error)}`;
+      this.deps.log('%s', message);
+      throw this.deps.redactor.error(new ApiError({ message, method: req.method, url: req.url, cause: error }));
+    }
+    const text = await response.text();
+    let body: T | undefined;
+    if (text !== '') {
+      try {
+        body = JSON.parse(text) as T;
+      } catch {
+        body = undefined;
+      }
+    }
+    this.deps.log('%s %s -> %d (%d ms)', req.method, req.url, response.status, Date.now() - started);
+    return { status: response.status, headers: response.headers, body, text };
+  }
+
+  /** The ApiError for an HTTP answer that is not a success. */
+  errorFor(req: HttpRequest, result: HttpResult, what: string): ApiError {
+    const body = result.body as { message?: unknown } | undefined;
+    const detail = typeof body?.message === 'string' ? body.message : result.text === '' ? '' : result.body === undefined ? 'the body is not JSON' : '';
+    const trackingId = result.headers.get('trackingid') ?? undefined;
+    const retryAfter = parseRetryAfter(result.headers.get('retry-after'));
+    const message = `${what}: ${req.method} ${req.url} answered HTTP ${result.status}${detail ? ` (${detail})` : ''}${trackingId ? ` [trackingId ${trackingId}]` : ''}`;
+    return this.deps.redactor.error(
+      new ApiError({
+        message,
+        method: req.method,
+        url: req.url,
+        status: result.status,
+        ...(trackingId === undefined ? {} : { trackingId }),
+        ...(retryAfter === undefined ? {} : { retryAfter }),
+      }),
+    );
+  }
+}
+
+/** "connect ECONNREFUSED 127.0.0.1:1", "getaddrinfo ENOTFOUND example.invalid", "timed out"… */
+export function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error.name === 'TimeoutError') return 'the request timed out';
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause instanceof Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    return code && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message;
+  }
+  return error.message;
+}

@@ -1,0 +1,249 @@
+/**
+ * SparkBot's options: defaults, and validation with clear errors. The token is never echoed.
+ */
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Agent } from 'node:http';
+import type { InspectionEvent, Observer } from 'xstate';
+import type { Clock } from './clock.js';
+import { DEFAULT_SETTINGS, type ConnectionSettings } from '../machines/connection.js';
+import { SparkBotError } from './errors.js';
+import { VERSION } from './version.js';
+
+/** `result` of onMessage: the seed's Data::Result. */
+export type Result<T> = { readonly ok: true; readonly data: T } | { readonly ok: false; readonly error: string };
+
+/** The seed's callback: `(bot, result, eventType, verb, json)`; `json` is the whole Mercury envelope. */
+export type OnMessage<Bot> = (bot: Bot, result: Result<unknown>, eventType: string, verb: string, json: unknown) => unknown;
+
+export interface SparkBotOptions<Bot = unknown> {
+  /** The bot's access token (developer.webex.com → My Webex Apps). Required. */
+  readonly token: string;
+  /** Seed-compatible callback for every conversation activity. */
+  readonly onMessage?: OnMessage<Bot>;
+  /** WDM devices URL. Default `https://wdm-a.wbx2.com/wdm/api/v1/devices`. */
+  readonly wdmUrl?: string;
+  /** Webex REST base URL. Default `https://webexapis.com/v1`. */
+  readonly apiUrl?: string;
+  /**
+   * Path of the last-connection file (the device to reuse on restart); `false` keeps it in memory.
+   * Default `~/.sparkbot/last-connection-<hash>.json`, the hash taken from wdmUrl and the token so
+   * that two bots on one host never share a file (the file never contains the token).
+   */
+  readonly lastConn?: string | false;
+  /** Device description posted to WDM, merged over sparkbot's. */
+  readonly deviceDesc?: Readonly<Record<string, unknown>>;
+  /** Reconnect after a lost connection. Default true; false ends in state `idle`. */
+  readonly reconnect?: boolean;
+  /** ms of inbound silence before a ping. Default 60000. */
+  readonly pingEvery?: number;
+  /** ms to wait for the pong before reconnecting. Default 10000. */
+  readonly pingWait?: number;
+  /** ms, ceiling of the first reconnect delay; doubles per attempt, with full jitter. Default 1000. */
+  readonly reconnectSleep?: number;
+  /** ms, cap of the reconnect delay. Default 32000. */
+  readonly reconnectSleepMax?: number;
+  /** ms from opening the socket to Webex's readiness frame. Default 30000. */
+  readonly connectTimeout?: number;
+  /** ms to wait after a 429 without a usable Retry-After. Default 10000. */
+  readonly retryTimeout?: number;
+  /** Retries of a REST call answered 429. Default 1. */
+  readonly retryCount?: number;
+  /** ms, cap of any Retry-After (registration, socket or REST). Default 3600000. */
+  readonly retryAfterMax?: number;
+  /** ms the link must stay open before the reconnect delay starts again from reconnectSleep. Default 30000. */
+  readonly stableAfter?: number;
+  /** ms stop() waits for the server to answer the close frame before cutting the link. Default 2000. */
+  readonly closeTimeout?: number;
+  /** ms before an HTTP request (WDM or REST) is abandoned. Default 30000. */
+  readonly requestTimeout?: number;
+  /** Largest inbound socket frame, bytes. Default 4 MiB. */
+  readonly maxPayload?: number;
+  /** Permit `http:` and `ws:` URLs (the emulator, tests). Default false. */
+  readonly allowInsecure?: boolean;
+  /** An http.Agent for the socket's upgrade request (e.g. a proxy agent). */
+  readonly agent?: Agent;
+  /** XState inspection observer, e.g. from `@statelyai/inspect`; receives the machine's events (never the token). */
+  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** The clock of the machine's delays and of the close timer; for tests (see test/support/test-clock.ts). */
+  readonly clock?: Clock;
+}
+
+export interface ResolvedOptions<Bot> {
+  readonly token: string;
+  readonly onMessage: OnMessage<Bot> | undefined;
+  readonly wdmUrl: string;
+  readonly apiUrl: string;
+  readonly lastConn: string | false;
+  readonly deviceDesc: Readonly<Record<string, unknown>>;
+  readonly settings: ConnectionSettings;
+  readonly retryCount: number;
+  readonly closeTimeout: number;
+  readonly requestTimeout: number;
+  readonly maxPayload: number;
+  readonly allowInsecure: boolean;
+  readonly agent: Agent | undefined;
+  readonly inspect: SparkBotOptions['inspect'];
+  readonly clock: Clock | undefined;
+}
+
+export const DEFAULT_WDM_URL = 'https://wdm-a.wbx2.com/wdm/api/v1/devices';
+export const DEFAULT_API_URL = 'https://webexapis.com/v1';
+
+export const DEFAULT_DEVICE_DESC: Readonly<Record<string, unknown>> = {
+  deviceName: 'ts-sparkbot',
+  deviceType: 'DESKTOP',
+  localizedModel: 'nodejs',
+  model: 'nodejs',
+  name: 'ts-sparkbot',
+  systemName: 'ts-sparkbot',
+  systemVersion: VERSION,
+};
+
+/** Largest delay setTimeout honours; longer ones fire at once. */
+const MAX_DELAY = 2_147_483_647;
+
+const DURATIONS = {
+  pingEvery: { min: 1 },
+  pingWait: { min: 1 },
+  reconnectSleep: { min: 1 },
+  reconnectSleepMax: { min: 1 },
+  connectTimeout: { min: 1 },
+  retryTimeout: { min: 0 },
+  retryAfterMax: { min: 0 },
+  stableAfter: { min: 0 },
+  closeTimeout: { min: 0 },
+  requestTimeout: { min: 1 },
+} as const;
+
+const KNOWN = new Set([
+  'token',
+  'onMessage',
+  'wdmUrl',
+  'apiUrl',
+  'lastConn',
+  'deviceDesc',
+  'reconnect',
+  'retryCount',
+  'maxPayload',
+  'allowInsecure',
+  'agent',
+  'inspect',
+  'clock',
+  ...Object.keys(DURATIONS),
+]);
+
+function invalid(message: string): SparkBotError {
+  return new SparkBotError('INVALID_OPTION', message);
+}
+
+function checkToken(token: unknown): string {
+  if (token === undefined || token === null || token === '') {
+    throw invalid('the token option is required: pass the bot access token from developer.webex.com (e.g. token: process.env.WEBEX_TOKEN)');
+  }
+  if (typeof token !== 'string') throw invalid(`the token option must be a string, got ${typeof token}`);
+  const trimmed = token.trim();
+  if (trimmed === '') throw invalid('the token option is blank');
+  if (/^bearer\s/i.test(trimmed)) throw invalid('the token option starts with "Bearer ": pass the token alone');
+  if (/\s/.test(trimmed)) throw invalid('the token option contains whitespace or a line break inside it: copy the token again');
+  return trimmed;
+}
+
+function checkUrl(name: string, value: unknown, fallback: string, allowInsecure: boolean): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') throw invalid(`${name} must be a URL string, got ${typeof value}`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(`${name} is not a valid URL: ${JSON.stringify(value)}`);
+  }
+  if (url.protocol === 'http:' && !allowInsecure) throw invalid(`${name} uses http:, which would send the token in clear text; use https: or set allowInsecure: true (emulator, tests)`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(`${name} must be an https: URL, got ${url.protocol}`);
+  if (url.username || url.password) throw invalid(`${name} must not contain credentials`);
+  return value;
+}
+
+function checkDuration(name: keyof typeof DURATIONS, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const { min } = DURATIONS[name];
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`${name} must be a number of milliseconds, got ${describe(value)}`);
+  if (value < min) throw invalid(`${name} must be ${min === 0 ? 'zero or more' : 'at least 1'} milliseconds, got ${value}`);
+  if (value > MAX_DELAY) throw invalid(`${name} must be at most ${MAX_DELAY} milliseconds (about 24.8 days), got ${value}`);
+  return value;
+}
+
+function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalid(`${name} must be true or false, got ${describe(value)}`);
+  return value;
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'number' ? String(value) : typeof value;
+}
+
+export function defaultLastConn(wdmUrl: string, token: string): string {
+  const hash = createHash('sha256').update(`${wdmUrl}\n${token}`).digest('hex').slice(0, 16);
+  return join(homedir(), '.sparkbot', `last-connection-${hash}.json`);
+}
+
+export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOptions<Bot> {
+  if (typeof options !== 'object' || options === null) throw invalid('new SparkBot(options) needs an options object with at least { token }');
+  const unknown = Object.keys(options).filter((key) => !KNOWN.has(key));
+  if (unknown.length > 0) throw invalid(`unknown option${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (see the options table in the README)`);
+  const token = checkToken(options.token);
+  const allowInsecure = checkBoolean('allowInsecure', options.allowInsecure, false);
+  const wdmUrl = checkUrl('wdmUrl', options.wdmUrl, DEFAULT_WDM_URL, allowInsecure);
+  const apiUrl = checkUrl('apiUrl', options.apiUrl, DEFAULT_API_URL, allowInsecure);
+
+  if (options.onMessage !== undefined && typeof options.onMessage !== 'function') throw invalid(`onMessage must be a function, got ${typeof options.onMessage}`);
+  if (options.lastConn !== undefined && options.lastConn !== false && (typeof options.lastConn !== 'string' || options.lastConn.trim() === '')) {
+    throw invalid('lastConn must be a file path or false');
+  }
+  if (options.deviceDesc !== undefined && (typeof options.deviceDesc !== 'object' || options.deviceDesc === null || Array.isArray(options.deviceDesc))) {
+    throw invalid('deviceDesc must be an object (the device description posted to WDM)');
+  }
+  const retryCount = options.retryCount ?? 1;
+  if (!Number.isInteger(retryCount) || retryCount < 0) throw invalid(`retryCount must be a whole number, zero or more, got ${describe(retryCount)}`);
+  const maxPayload = options.maxPayload ?? 4 * 1024 * 1024;
+  if (!Number.isInteger(maxPayload) || maxPayload < 1024) throw invalid(`maxPayload must be a whole number of bytes, at least 1024, got ${describe(maxPayload)}`);
+  if (options.inspect !== undefined && typeof options.inspect !== 'function' && typeof options.inspect !== 'object') throw invalid('inspect must be a function or an observer object');
+  if (options.clock !== undefined && (typeof options.clock?.setTimeout !== 'function' || typeof options.clock?.clearTimeout !== 'function')) {
+    throw invalid('clock must have setTimeout and clearTimeout');
+  }
+
+  const settings: ConnectionSettings = {
+    pingEvery: checkDuration('pingEvery', options.pingEvery, DEFAULT_SETTINGS.pingEvery),
+    pingWait: checkDuration('pingWait', options.pingWait, DEFAULT_SETTINGS.pingWait),
+    reconnectSleep: checkDuration('reconnectSleep', options.reconnectSleep, DEFAULT_SETTINGS.reconnectSleep),
+    reconnectSleepMax: checkDuration('reconnectSleepMax', options.reconnectSleepMax, DEFAULT_SETTINGS.reconnectSleepMax),
+    connectTimeout: checkDuration('connectTimeout', options.connectTimeout, DEFAULT_SETTINGS.connectTimeout),
+    retryTimeout: checkDuration('retryTimeout', options.retryTimeout, DEFAULT_SETTINGS.retryTimeout),
+    retryAfterMax: checkDuration('retryAfterMax', options.retryAfterMax, DEFAULT_SETTINGS.retryAfterMax),
+    stableAfter: checkDuration('stableAfter', options.stableAfter, DEFAULT_SETTINGS.stableAfter),
+    reconnect: checkBoolean('reconnect', options.reconnect, DEFAULT_SETTINGS.reconnect),
+  };
+  if (settings.reconnectSleepMax < settings.reconnectSleep) {
+    throw invalid(`reconnectSleepMax (${settings.reconnectSleepMax}) must not be below reconnectSleep (${settings.reconnectSleep})`);
+  }
+
+  return {
+    token,
+    onMessage: options.onMessage,
+    wdmUrl,
+    apiUrl,
+    lastConn: options.lastConn === undefined ? defaultLastConn(wdmUrl, token) : options.lastConn,
+    deviceDesc: { ...DEFAULT_DEVICE_DESC, ...(options.deviceDesc ?? {}) },
+    settings,
+    retryCount,
+    closeTimeout: checkDuration('closeTimeout', options.closeTimeout, 2_000),
+    requestTimeout: checkDuration('requestTimeout', options.requestTimeout, 30_000),
+    maxPayload,
+    allowInsecure,
+    agent: options.agent,
+    inspect: options.inspect,
+    clock: options.clock,
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * A unit test of the machine's generation guard: events from a socket that is no longer current
+ * must be ignored. Over loopback an old socket's events never arrive (its actor is stopped), so
+ * the real machine runs here with a stand-in socket service that the test drives.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
+import { connectionMachine, type SocketEvent } from '../../machines/connection.js';
+import { TestClock } from '../support/test-clock.js';
+
+const device = { url: 'https://wdm.example/devices/1', webSocketUrl: 'wss://mercury.example/1' };
+
+test('events from an older socket generation are ignored', async () => {
+  const clock = new TestClock();
+  const machine = connectionMachine.provide({
+    actors: {
+      device: fromPromise(async () => ({ device, registered: true as boolean })),
+      socket: fromCallback(({ input, sendBack }) => {
+        sendBack({ type: 'READY', generation: (input as { generation: number }).generation });
+      }),
+    },
+  });
+  const actor = createActor(machine, { clock, input: { pingEvery: 1000, pingWait: 1000 } });
+  const envelopes: unknown[] = [];
+  actor.on('envelope', (e) => envelopes.push(e.envelope));
+  actor.start();
+  actor.send({ type: 'START' });
+  await waitFor(actor, (s) => s.matches({ online: 'open' }));
+  actor.send({ type: 'SOCKET_CLOSED', generation: 1, code: 1011, reason: '', verdict: { action: 'reconnect', reregister: false, why: 'x' } });
+  await waitFor(actor, (s) => s.matches('backoff'));
+  clock.runNext();
+  await waitFor(actor, (s) => s.matches({ online: 'open' }));
+  const { generation } = actor.getSnapshot().context;
+  assert.equal(generation, 2);
+
+  const old = (event: Omit<SocketEvent, 'generation'>) => ({ ...event, generation: 1 }) as SocketEvent;
+  actor.send(old({ type: 'FRAME', envelope: { id: 'x' } } as never));
+  actor.send(old({ type: 'SOCKET_CLOSED', code: 1011, reason: '', verdict: { action: 'reconnect', reregister: false, why: 'x' } } as never));
+  actor.send(old({ type: 'SOCKET_CLOSED', code: 4401, reason: '', verdict: { action: 'fatal', reason: 'unauthorized', why: 'x' } } as never));
+  assert.ok(actor.getSnapshot().matches({ online: 'open' }), 'old closes are ignored');
+  assert.deepEqual(envelopes, [], 'old frames are not emitted');
+
+  clock.advance(1000);
+  assert.ok(actor.getSnapshot().matches({ online: 'awaitingPong' }));
+  const pingId = actor.getSnapshot().context.pingId ?? '';
+  actor.send(old({ type: 'PONG', id: 'other' } as never));
+  actor.send(old({ type: 'PONG', id: pingId } as never));
+  actor.send(old({ type: 'FRAME', envelope: { id: 'y' } } as never));
+  assert.ok(actor.getSnapshot().matches({ online: 'awaitingPong' }), 'old pongs and frames are ignored');
+
+  actor.send({ type: 'PONG', generation, id: pingId });
+  assert.ok(actor.getSnapshot().matches({ online: 'open' }), 'the current socket is heard');
+  actor.send({ type: 'FRAME', generation, envelope: { id: 'z' } });
+  assert.deepEqual(envelopes, [{ id: 'z' }]);
+  actor.stop();
+});

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from './support/helpers.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/full-cycle.ts', import.meta.url));
+
+test('with DEBUG=sparkbot:* a full cycle logs a lot and never the token, nor writes it to the last-connection file', async (t) => {
+  const token = `${randomBytes(24).toString('hex')}_P0A1_${randomBytes(8).toString('hex')}`;
+  const lastConn = join(await tempDir(t), 'last-connection.json');
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, lastConn], {
+    env: { ...process.env, DEBUG: 'sparkbot:*', DEBUG_COLORS: '0', SPARKBOT_TEST_TOKEN: token },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, output.slice(-3000));
+  assert.match(output, /full cycle done/);
+  for (const area of ['sparkbot:bot', 'sparkbot:socket', 'sparkbot:device', 'sparkbot:http', 'sparkbot:store', 'sparkbot:emulator']) {
+    assert.ok(output.includes(area), `debug output of ${area}`);
+  }
+  assert.match(output, /state open -> backoff/);
+  assert.match(output, /error event:.*HTTP 500/);
+  for (const form of [token, encodeURIComponent(token), token.slice(0, 32)]) {
+    assert.ok(!output.includes(form), 'the token is not in the output');
+  }
+  const file = await readFile(lastConn, 'utf8');
+  assert.ok(file.includes('"device"'));
+  assert.ok(!file.includes(token.slice(0, 32)), 'the token is not in the last-connection file');
+});

@@ -1,0 +1,109 @@
+/**
+ * Test helpers: a real emulator and a real bot on loopback, with a test clock for the machine's
+ * delays and a temp dir for the last-connection file, all cleaned up after the test.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { WebexEmulator, type EmulatedPerson } from '../../src/emulator/index.js';
+import { SparkBot, type SparkBotError, type SparkBotOptions, type ConnectionStateName } from '../../src/index.js';
+import { TestClock } from './test-clock.js';
+
+const cleanups = new WeakMap<TestContext, Array<() => unknown>>();
+
+/** Registers cleanup work for the end of the test; the last registered runs first (bots stop before their emulator closes and their dir goes). */
+export function defer(t: TestContext, fn: () => unknown): void {
+  let stack = cleanups.get(t);
+  if (!stack) {
+    const fresh: Array<() => unknown> = [];
+    stack = fresh;
+    cleanups.set(t, fresh);
+    t.after(async () => {
+      for (const cleanup of fresh.reverse()) await cleanup();
+    });
+  }
+  stack.push(fn);
+}
+
+export async function tempDir(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sparkbot-test-'));
+  defer(t, () => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function startEmulator(t: TestContext): Promise<WebexEmulator> {
+  const emulator = await WebexEmulator.start();
+  defer(t, () => emulator.close());
+  return emulator;
+}
+
+export interface Harness {
+  readonly emulator: WebexEmulator;
+  readonly bot: SparkBot;
+  readonly person: EmulatedPerson;
+  readonly clock: TestClock;
+  readonly lastConn: string;
+  /** Every state the bot went through, in order, starting with 'idle'. */
+  readonly states: ConnectionStateName[];
+  readonly errors: SparkBotError[];
+  readonly warnings: SparkBotError[];
+}
+
+/**
+ * A bot on an emulator, driven by a TestClock. Options override the defaults; `emulator` and
+ * `person` let several bots share one emulator or one identity.
+ */
+export async function harness(
+  t: TestContext,
+  options: Partial<SparkBotOptions<SparkBot>> & { emulator?: WebexEmulator; person?: EmulatedPerson; clock?: TestClock } = {},
+): Promise<Harness> {
+  const { emulator: given, person: givenPerson, clock: givenClock, ...botOptions } = options;
+  const emulator = given ?? (await startEmulator(t));
+  const person = givenPerson ?? emulator.createBot({ displayName: 'Test Bot' });
+  const clock = givenClock ?? new TestClock();
+  const lastConn = typeof botOptions.lastConn === 'string' ? botOptions.lastConn : join(await tempDir(t), 'last-connection.json');
+  const bot = new SparkBot({ token: person.token, ...emulator.botOptions(), lastConn, clock, ...botOptions });
+  const states: ConnectionStateName[] = [bot.state];
+  const errors: SparkBotError[] = [];
+  const warnings: SparkBotError[] = [];
+  bot.on('state', (state) => states.push(state));
+  bot.on('error', (error) => errors.push(error));
+  bot.on('warning', (warning) => warnings.push(warning));
+  defer(t, () => bot.stop());
+  return { emulator, bot, person, clock, lastConn, states, errors, warnings };
+}
+
+/** Resolves when the bot is in `state` (now or later); rejects after `timeout` ms so a broken test fails fast. */
+export function waitForState(bot: SparkBot, state: ConnectionStateName, timeout = 10_000): Promise<void> {
+  if (bot.state === state) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      bot.off('state', listener);
+      reject(new Error(`bot did not reach state ${state} (it is ${bot.state})`));
+    }, timeout);
+    const listener = (next: ConnectionStateName) => {
+      if (next !== state) return;
+      clearTimeout(timer);
+      bot.off('state', listener);
+      resolve();
+    };
+    bot.on('state', listener);
+  });
+}
+
+/** Resolves with the next event `name` the bot emits. */
+export function nextEvent<K extends 'message' | 'error' | 'warning' | 'state'>(bot: SparkBot, name: K, timeout = 10_000): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      bot.off(name, listener as never);
+      reject(new Error(`bot emitted no '${name}' event`));
+    }, timeout);
+    const listener = (...args: unknown[]) => {
+      clearTimeout(timer);
+      bot.off(name, listener as never);
+      resolve(args);
+    };
+    bot.on(name, listener as never);
+  });
+}
