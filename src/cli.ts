@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebexEmulator, type EmulatedPerson } from './emulator/index.js';
-import { SparkBot, type ConnectionStateName, type Message, type SparkBotOptions } from './index.js';
+import { SparkBot, type ConnectionStateName, type SparkBotOptions } from './index.js';
 
 const HELP = `sparkbot — a Webex bot over Webex's own WebSocket
 
@@ -33,7 +33,7 @@ function echoOptions(): Pick<SparkBotOptions<SparkBot>, 'onMessage'> {
         out(`onMessage: ${eventType}/${verb}: ${result.error}`);
         return;
       }
-      const message = result.data as Message;
+      const message = result.data;
       await bot.api.messages.create({ roomId: message.roomId, ...(message.parentId ? { parentId: message.parentId } : {}), text: `echo: ${message.text ?? ''}` });
     },
   };

@@ -1,6 +1,6 @@
 export { SparkBot, type SparkBotEvents, type BotHealth } from './bot.js';
 export { SparkBotError, ApiError, type SparkBotErrorCode } from './errors.js';
-export type { SparkBotOptions, OnMessage, Result } from './options.js';
+export type { SparkBotOptions, OnMessage, Result, ActivityData } from './options.js';
 export { DEFAULT_API_URL, DEFAULT_WDM_URL, DEFAULT_DEVICE_DESC } from './options.js';
 export type { Activity, ActivityActor, ActivityObject, ActivityTarget } from './events/types.js';
 export type { WebexApi, RequestOptions } from './rest/client.js';

@@ -9,13 +9,17 @@ import type { InspectionEvent, Observer } from 'xstate';
 import type { Clock } from './clock.js';
 import { DEFAULT_SETTINGS, type ConnectionSettings } from '../machines/connection.js';
 import { SparkBotError } from './errors.js';
+import type { Message } from './rest/types.js';
 import { VERSION } from './version.js';
 
 /** `result` of onMessage: the seed's Data::Result. */
 export type Result<T> = { readonly ok: true; readonly data: T } | { readonly ok: false; readonly error: string };
 
+/** What `result.data` holds in onMessage: the REST object an activity was enriched with. */
+export type ActivityData = Message;
+
 /** The seed's callback: `(bot, result, eventType, verb, json)`; `json` is the whole Mercury envelope. */
-export type OnMessage<Bot> = (bot: Bot, result: Result<unknown>, eventType: string, verb: string, json: unknown) => unknown;
+export type OnMessage<Bot> = (bot: Bot, result: Result<ActivityData>, eventType: string, verb: string, json: unknown) => unknown;
 
 export interface SparkBotOptions<Bot = unknown> {
   /** The bot's access token (developer.webex.com → My Webex Apps). Required. */

@@ -7,7 +7,7 @@
 import { SparkBotError } from '../errors.js';
 import type { Log } from '../log.js';
 import { buildHydraId, DEFAULT_CLUSTER, uuidOf } from '../protocol/ids.js';
-import type { Result } from '../options.js';
+import type { ActivityData, Result } from '../options.js';
 import type { Message, Person } from '../rest/types.js';
 import { type Activity, isActivity } from './types.js';
 
@@ -15,7 +15,7 @@ export interface DispatcherDeps {
   readonly getMessage: (id: string) => Promise<Message>;
   /** The bot's own person (GET /people/me), memoised by the caller. */
   readonly me: () => Promise<Person>;
-  readonly onMessage: ((result: Result<unknown>, eventType: string, verb: string, json: unknown) => unknown) | undefined;
+  readonly onMessage: ((result: Result<ActivityData>, eventType: string, verb: string, json: unknown) => unknown) | undefined;
   readonly emitMessage: (message: Message, activity: Activity) => void;
   readonly reportError: (error: SparkBotError) => void;
   readonly reportWarning: (warning: SparkBotError) => void;
@@ -78,7 +78,7 @@ export class Dispatcher {
     await this.callOnMessage(result, eventType, activity.verb, envelope);
   }
 
-  private async callOnMessage(result: Result<unknown>, eventType: string, verb: string, envelope: unknown): Promise<void> {
+  private async callOnMessage(result: Result<ActivityData>, eventType: string, verb: string, envelope: unknown): Promise<void> {
     if (!this.deps.onMessage) return;
     try {
       await this.deps.onMessage(result, eventType, verb, envelope);
