@@ -23,6 +23,8 @@ export interface DeviceInput {
   readonly device: DeviceRef | null;
   /** True when the socket proved `device` stale: register a new one, delete the old one. */
   readonly stale: boolean;
+  /** True after repeated failed attempts: ask WDM whether `device` still exists before reusing it. */
+  readonly verify: boolean;
 }
 
 export interface DeviceOutput {
@@ -101,6 +103,8 @@ export interface ConnectionSettings {
   readonly stableAfter: number;
   /** false: a lost connection ends in `idle` instead of reconnecting. */
   readonly reconnect: boolean;
+  /** After this many attempts in a row without a stable link, the device is checked with WDM before reuse. */
+  readonly verifyDeviceAfter: number;
 }
 
 export type ConnectionInput = Partial<ConnectionSettings>;
@@ -108,6 +112,8 @@ export type ConnectionInput = Partial<ConnectionSettings>;
 export interface ConnectionContext extends ConnectionSettings {
   readonly device: DeviceRef | null;
   readonly deviceStale: boolean;
+  /** True from a new registration until a socket of that device is ready. */
+  readonly deviceFresh: boolean;
   /** Generation of the current socket; events from older sockets are ignored. */
   readonly generation: number;
   /** Connection attempts since the link was last stable. */
@@ -140,6 +146,7 @@ export const DEFAULT_SETTINGS: ConnectionSettings = {
   retryAfterMax: 3_600_000,
   stableAfter: 30_000,
   reconnect: true,
+  verifyDeviceAfter: 3,
 };
 
 /**
@@ -161,9 +168,10 @@ function messageOf(error: unknown): string {
   return typeof message === 'string' ? message : String(error);
 }
 
+/** Retry-After, else retryTimeout; never below reconnectSleep (a "retry now" must not spin) nor above retryAfterMax. */
 function clampRetryAfter(context: ConnectionContext, retryAfter: number | undefined): number {
   const wait = retryAfter === undefined || !Number.isFinite(retryAfter) || retryAfter < 0 ? context.retryTimeout : retryAfter;
-  return Math.min(wait, context.retryAfterMax);
+  return Math.min(Math.max(wait, context.reconnectSleep), context.retryAfterMax);
 }
 
 export const connectionMachine = setup({
@@ -192,6 +200,7 @@ export const connectionMachine = setup({
     'is rate limited': ({ event }) => 'error' in event && statusOf(event.error) === 429,
     'is unauthorized': ({ event }) => 'error' in event && statusOf(event.error) === 401,
     'is forbidden': ({ event }) => 'error' in event && statusOf(event.error) === 403,
+    'device was just registered': ({ context }) => context.deviceFresh,
     'handshake says device is stale': ({ event }) => event.type === 'SOCKET_REJECTED' && (event.status === 404 || event.status === 410),
     'handshake is rate limited': ({ event }) => event.type === 'SOCKET_REJECTED' && event.status === 429,
     'handshake is unauthorized': ({ event }) => event.type === 'SOCKET_REJECTED' && event.status === 401,
@@ -206,12 +215,13 @@ export const connectionMachine = setup({
     'reset for start': assign({ attempt: 0, failure: null, lastError: null }),
     'remember device': assign(({ event }) => {
       const output = (event as unknown as { output: DeviceOutput }).output;
-      return { device: output.device, deviceStale: false };
+      return { device: output.device, deviceStale: false, deviceFresh: output.registered };
     }),
     'begin socket generation': assign({ generation: ({ context }) => context.generation + 1, pingId: null }),
     'close socket': enqueueActions(({ enqueue, event, self }) => {
       if (self.getSnapshot().children.socket) enqueue.sendTo('socket', { type: 'CLOSE', graceful: event.type === 'STOP' } satisfies SocketCommand);
     }),
+    'trust device': assign({ deviceFresh: false }),
     'schedule link stable': raise({ type: 'LINK_STABLE' }, { id: 'linkStable', delay: 'stableAfter' }),
     'cancel link stable': cancel('linkStable'),
     'reset attempts': assign({ attempt: 0 }),
@@ -277,6 +287,7 @@ export const connectionMachine = setup({
     ...definedOnly(input),
     device: null,
     deviceStale: false,
+    deviceFresh: false,
     generation: 0,
     attempt: 0,
     backoffDelay: 0,
@@ -302,7 +313,7 @@ export const connectionMachine = setup({
       invoke: {
         id: 'device',
         src: 'device',
-        input: ({ context }) => ({ device: context.device, stale: context.deviceStale }),
+        input: ({ context }) => ({ device: context.device, stale: context.deviceStale, verify: context.attempt >= context.verifyDeviceAfter }),
         onDone: {
           target: 'online',
           actions: ['remember device', { type: 'persist device', params: ({ event }) => event.output }],
@@ -339,8 +350,14 @@ export const connectionMachine = setup({
             connectTimeout: { target: '#connection.backoff', actions: ['record connect timeout', 'count reconnect'] },
           },
           on: {
-            READY: { guard: 'is current socket', target: 'open', actions: 'schedule link stable' },
+            READY: { guard: 'is current socket', target: 'open', actions: ['trust device', 'schedule link stable'] },
             SOCKET_REJECTED: [
+              {
+                // A device registered a moment ago is stale already: do not re-register in a tight loop.
+                guard: and(['is current socket', 'handshake says device is stale', 'device was just registered']),
+                target: '#connection.backoff',
+                actions: ['mark device stale', 'count reconnect'],
+              },
               { guard: and(['is current socket', 'handshake says device is stale']), target: '#connection.fetchingUrl', actions: ['mark device stale', 'count reconnect'] },
               { guard: and(['is current socket', 'handshake is rate limited']), target: '#connection.rateLimited', actions: ['choose retry after for handshake', 'count reconnect'] },
               { guard: and(['is current socket', 'handshake is unauthorized']), target: '#connection.failed', actions: 'fail as unauthorized' },

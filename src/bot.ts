@@ -69,7 +69,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   /** The Webex REST client: `await bot.api.messages.create({ roomId, text })`. */
   readonly api: WebexApi;
 
-  private readonly actor: ConnectionActor;
+  private actor: ConnectionActor;
+  private readonly createConnection: () => ConnectionActor;
   private readonly store: Store;
   private readonly dispatcher: Dispatcher;
   private readonly redactor = new Redactor();
@@ -84,7 +85,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private person: Person | undefined;
 
   constructor(options: SparkBotOptions<SparkBot>) {
-    super({ captureRejections: true });
+    super();
     const opts = resolveOptions(options);
     this.redactor.add(opts.token);
     this.log = createLog('bot', this.redactor);
@@ -113,7 +114,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       getMessage: (id) => this.api.messages.get(id),
       me: () => this.loadMe(),
       onMessage: onMessage ? (result, eventType, verb, json) => onMessage(this, result, eventType, verb, json) : undefined,
-      emitMessage: (message, activity) => this.emit('message', message, activity),
+      emitMessage: (message, activity) => this.deliver('message', message, activity),
       reportError: (error) => this.reportError(error),
       reportWarning: (warning) => this.reportWarning(warning),
       log: createLog('events', this.redactor),
@@ -156,18 +157,21 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       },
     });
 
-    this.actor = createActor(machine, {
-      input: opts.settings,
-      clock,
-      ...(opts.inspect ? { inspect: opts.inspect } : {}),
-    });
-    this.actor.on('envelope', ({ envelope }) => this.dispatcher.handle(envelope));
-    this.actor.on('problem', ({ message }) => this.reportWarning(new SparkBotError('INVALID_FRAME', message)));
-    this.actor.subscribe({
-      next: (snapshot) => this.onSnapshot(snapshot),
-      error: (error) => this.onActorError(error),
-    });
-    this.actor.start();
+    this.createConnection = () => {
+      const actor = createActor(machine, {
+        input: opts.settings,
+        clock,
+        ...(opts.inspect ? { inspect: opts.inspect } : {}),
+      });
+      actor.on('envelope', ({ envelope }) => this.dispatcher.handle(envelope));
+      actor.on('problem', ({ message }) => this.reportWarning(new SparkBotError('INVALID_FRAME', message)));
+      actor.subscribe({
+        next: (snapshot) => this.onSnapshot(snapshot),
+        error: (error) => this.onActorError(actor, error),
+      });
+      return actor.start();
+    };
+    this.actor = this.createConnection();
   }
 
   /** The machine's current state: idle, fetchingUrl, connecting, open, awaitingPong, backoff, rateLimited or failed. */
@@ -212,7 +216,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       });
       this.startWaiter = { promise, resolve, reject };
       this.stopRequested = false;
-      void this.loadMe().catch(() => undefined);
+      // Fetched alongside the connection; a failure is reported once the socket is open.
+      this.loadMe().catch(() => undefined);
     }
     if (this.lastState === 'idle' || this.lastState === 'failed') this.actor.send({ type: 'START' });
     return this.startWaiter.promise;
@@ -230,6 +235,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     await this.store.flush();
   }
 
+  /** GET /people/me, memoised once it succeeds; the caller reports a failure. */
   private loadMe(): Promise<Person> {
     this.me ??= this.api.people.me().then(
       (person) => {
@@ -238,7 +244,6 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       },
       (error: unknown) => {
         this.me = undefined;
-        this.reportError(error instanceof SparkBotError ? error : new SparkBotError('API_ERROR', String(error), { cause: error }));
         throw error;
       },
     );
@@ -252,19 +257,19 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     this.lastState = state;
     this.stateSince = Date.now();
     this.log('state %s -> %s%s', previous, state, snapshot.context.lastError && state !== 'open' ? ` (${snapshot.context.lastError})` : '');
-    try {
-      this.emit('state', state, previous);
-    } catch (error) {
-      this.reportError(new SparkBotError('HANDLER_ERROR', `a 'state' listener threw: ${(error as Error).message}`, { cause: error }));
-    }
+    this.deliver('state', state, previous);
     if (state === 'open') {
       const waiter = this.startWaiter;
       if (waiter) {
         this.startWaiter = undefined;
-        void this.loadMe().then(
-          () => waiter.resolve(),
-          () => waiter.resolve(),
-        );
+        const settle = () => {
+          if (this.stopRequested) waiter.reject(new SparkBotError('STOPPED', 'stop() was called before the bot connected'));
+          else waiter.resolve();
+        };
+        this.loadMe().then(settle, (error: unknown) => {
+          this.reportError(asSparkBotError(error));
+          settle();
+        });
       }
     } else if (state === 'failed') {
       const failure = this.failureError(snapshot.context.failure);
@@ -288,44 +293,61 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     return new SparkBotError(code, failure?.message ?? 'the connection failed');
   }
 
-  private onActorError(error: unknown): void {
+  /** A bug in the machine or in a provided action stopped the actor: report it and start over from idle. */
+  private onActorError(actor: ConnectionActor, error: unknown): void {
     const failure = new SparkBotError('CLOSED', `the connection machine stopped on an internal error: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    for (const child of Object.values(actor.getSnapshot().children)) (child as { stop?: () => void } | undefined)?.stop?.();
     this.reportError(failure);
     this.settleStart(failure);
+    this.actor = this.createConnection();
   }
 
   private reportError(error: SparkBotError): void {
-    this.redactor.error(error);
-    this.log('error %s: %s', error.code, error.message);
-    if (this.listenerCount('error') === 0) {
-      process.emitWarning(error.message, { code: `SPARKBOT_${error.code}` });
-      return;
-    }
-    try {
-      this.emit('error', error);
-    } catch (listenerError) {
-      this.log("an 'error' listener threw: %s", (listenerError as Error).message);
-    }
+    this.report('error', error);
   }
 
   private reportWarning(warning: SparkBotError): void {
-    this.redactor.error(warning);
-    this.log('warning %s: %s', warning.code, warning.message);
-    if (this.listenerCount('warning') === 0) {
-      process.emitWarning(warning.message, { code: `SPARKBOT_${warning.code}` });
-      return;
-    }
-    try {
-      this.emit('warning', warning);
-    } catch (listenerError) {
-      this.reportError(new SparkBotError('HANDLER_ERROR', `a 'warning' listener threw: ${(listenerError as Error).message}`, { cause: listenerError }));
+    this.report('warning', warning);
+  }
+
+  /** Errors and warnings go to their listeners, or become process warnings when there is none. */
+  private report(event: 'error' | 'warning', problem: SparkBotError): void {
+    this.redactor.error(problem);
+    this.log('%s %s: %s', event, problem.code, problem.message);
+    if (this.listenerCount(event) === 0) process.emitWarning(problem.message, { code: `SPARKBOT_${problem.code}` });
+    else this.deliver(event, problem);
+  }
+
+  /**
+   * Calls each listener on its own: one that throws or rejects is reported as HANDLER_ERROR and
+   * never keeps the others from the event, nor reaches the machine or the process.
+   */
+  private deliver<K extends keyof SparkBotEvents>(event: K, ...args: SparkBotEvents[K]): void {
+    for (const listener of this.rawListeners(event) as Array<(...a: SparkBotEvents[K]) => unknown>) {
+      try {
+        const result = listener.apply(this, args);
+        if (result instanceof Promise) result.catch((error: unknown) => this.listenerFailed(event, 'rejected', error));
+      } catch (error) {
+        this.listenerFailed(event, 'threw', error);
+      }
     }
   }
 
-  /** Async listeners that reject land here (EventEmitter's captureRejections). */
-  [Symbol.for('nodejs.rejection')](error: unknown, event: string): void {
-    this.reportError(new SparkBotError('HANDLER_ERROR', `a '${event}' listener rejected: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+  private listenerFailed(event: keyof SparkBotEvents, how: 'threw' | 'rejected', error: unknown): void {
+    const failure = new SparkBotError('HANDLER_ERROR', `a '${event}' listener ${how}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    if (event === 'error') {
+      // Reporting it on 'error' again would feed the same listener: print it instead.
+      this.redactor.error(failure);
+      this.log('%s', failure.message);
+      process.emitWarning(failure.message, { code: 'SPARKBOT_HANDLER_ERROR' });
+      return;
+    }
+    this.reportError(failure);
   }
+}
+
+function asSparkBotError(error: unknown): SparkBotError {
+  return error instanceof SparkBotError ? error : new SparkBotError('API_ERROR', (error as Error)?.message ?? String(error), { cause: error });
 }
 
 function leafOf(value: StateValue): ConnectionStateName {

@@ -41,7 +41,8 @@ export class Http {
     const options: KyOptions = {
       retry: 0,
       throwHttpErrors: false,
-      timeout: deps.timeout,
+      // send() bounds the whole exchange, body included, with its own signal.
+      timeout: false,
       headers: { accept: 'application/json' },
       hooks: {
         beforeRequest: [
@@ -62,21 +63,26 @@ export class Http {
   /** Sends a request. Resolves with any HTTP answer; rejects with an ApiError when there was none. */
   async send<T = unknown>(req: HttpRequest): Promise<HttpResult<T>> {
     const started = Date.now();
+    const timeout = AbortSignal.timeout(this.deps.timeout);
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     let response: Response;
+    let text: string;
     try {
       response = await this.ky(req.url, {
         method: req.method,
+        signal,
         ...(req.json === undefined ? {} : { json: req.json }),
         ...(req.searchParams === undefined ? {} : { searchParams: req.searchParams }),
-        ...(req.signal === undefined ? {} : { signal: req.signal }),
       });
+      text = await response.text();
     } catch (error) {
-      if (req.signal?.aborted) throw error;
-      const message = `${req.method} ${req.url} got no answer: ${describeNetworkError(error)}`;
+      if (req.signal?.aborted) throw req.signal.reason;
+      const why = timeout.aborted ? `no answer within requestTimeout (${this.deps.timeout} ms)` : describeNetworkError(error);
+      const message = `${req.method} ${req.url} got no answer: ${why}`;
       this.deps.log('%s', message);
-      throw this.deps.redactor.error(new ApiError({ message, method: req.method, url: req.url, cause: error }));
+      // The cause is a plain copy: ky's and fetch's errors carry the request, whose headers hold the token.
+      throw this.deps.redactor.error(new ApiError({ message, method: req.method, url: req.url, cause: plainError(error) }));
     }
-    const text = await response.text();
     let body: T | undefined;
     if (text !== '') {
       try {
@@ -107,6 +113,18 @@ export class Http {
       }),
     );
   }
+}
+
+/** A copy of an error with only its name, message, code and (recursively) cause: nothing else travels. */
+export function plainError(error: unknown): Error {
+  if (!(error instanceof Error)) return new Error(String(error));
+  const cause = (error as { cause?: unknown }).cause;
+  const copy = new Error(error.message, cause === undefined ? undefined : { cause: plainError(cause) });
+  copy.name = error.name;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (typeof code === 'string') (copy as NodeJS.ErrnoException).code = code;
+  copy.stack = `${copy.name}: ${copy.message}`;
+  return copy;
 }
 
 /** "connect ECONNREFUSED 127.0.0.1:1", "getaddrinfo ENOTFOUND example.invalid", "timed out"… */

@@ -228,6 +228,7 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
     retryAfterMax: checkDuration('retryAfterMax', options.retryAfterMax, DEFAULT_SETTINGS.retryAfterMax),
     stableAfter: checkDuration('stableAfter', options.stableAfter, DEFAULT_SETTINGS.stableAfter),
     reconnect: checkBoolean('reconnect', options.reconnect, DEFAULT_SETTINGS.reconnect),
+    verifyDeviceAfter: DEFAULT_SETTINGS.verifyDeviceAfter,
   };
   if (settings.reconnectSleepMax < settings.reconnectSleep) {
     throw invalid(`reconnectSleepMax (${settings.reconnectSleepMax}) must not be below reconnectSleep (${settings.reconnectSleep})`);

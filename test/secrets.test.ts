@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { tempDir } from './support/helpers.js';
+import { inspect } from 'node:util';
+import { harness, tempDir, waitForState } from './support/helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/full-cycle.ts', import.meta.url));
 
@@ -33,4 +34,40 @@ test('with DEBUG=sparkbot:* a full cycle logs a lot and never the token, nor wri
   const file = await readFile(lastConn, 'utf8');
   assert.ok(file.includes('"device"'));
   assert.ok(!file.includes(token.slice(0, 32)), 'the token is not in the last-connection file');
+});
+
+test('errors (a timeout included) and inspection events never carry the token', async (t) => {
+  const seen: string[] = [];
+  const h = await harness(t, {
+    requestTimeout: 100,
+    inspect: (event) => {
+      seen.push(inspect((event as { event?: unknown }).event, { depth: 8 }));
+      const snapshot = (event as { snapshot?: unknown }).snapshot;
+      if (snapshot !== undefined) seen.push(JSON.stringify(snapshot) ?? '');
+    },
+  });
+  const token = h.person.token;
+
+  const registration = h.emulator.hold('POST /wdm/api/v1/devices');
+  const started = h.bot.start();
+  await waitForState(h.bot, 'backoff');
+  assert.match(h.bot.health().lastError ?? '', /no answer within requestTimeout \(100 ms\)/);
+  registration.release();
+  h.clock.runNext();
+  await started;
+
+  const rest = h.emulator.hold('GET /v1/people/*');
+  const error = (await h.bot.api.people.get(h.person.id).catch((e: unknown) => e)) as Error;
+  rest.release();
+  assert.match(error.message, /requestTimeout/);
+  seen.push(inspect(error, { depth: 8, showHidden: true }));
+
+  h.emulator.dropConnections({ code: 4401 });
+  await waitForState(h.bot, 'failed');
+  seen.push(inspect(h.errors, { depth: 8, showHidden: true }), JSON.stringify(h.bot.health()));
+
+  assert.ok(seen.length > 20, 'the inspector saw the cycle');
+  const all = seen.join('\n');
+  assert.ok(all.includes('xstate.error.actor.device'), 'the timeout reached the inspector as an actor error');
+  assert.ok(!all.includes(token), 'the token is nowhere');
 });

@@ -92,7 +92,11 @@ export function createDeviceActor(deps: DeviceDeps) {
   }
 
   return fromPromise<DeviceOutput, DeviceInput>(async ({ input, signal }) => {
-    if (input.device && !input.stale) return { device: input.device, registered: false };
+    if (input.device && !input.stale && !input.verify) return { device: input.device, registered: false };
+    if (input.device && !input.stale && input.verify && isOurs(input.device)) {
+      const current = await verify(input.device, signal);
+      if (current) return { device: current, registered: false };
+    }
     if (input.device && input.stale && isOurs(input.device)) void deleteBestEffort(input.device);
     if (!input.device) {
       const saved = await deps.store.loadDevice();

@@ -97,12 +97,15 @@ function isLastConnection(value: unknown): value is LastConnection {
 export function createStore(path: string | false, deps: StoreDeps): Store {
   const adapter: Adapter<LastConnection> = path === false ? new Memory<LastConnection>() : new SecureJSONFile<LastConnection>(path);
   const db = new Low<LastConnection>(adapter, EMPTY);
-  let loaded = false;
+  let loading: Promise<void> | undefined;
   let pending: Promise<void> = Promise.resolve();
 
-  async function load(): Promise<void> {
-    if (loaded) return;
-    loaded = true;
+  function load(): Promise<void> {
+    loading ??= read();
+    return loading;
+  }
+
+  async function read(): Promise<void> {
     try {
       await db.read();
       if (!isLastConnection(db.data)) throw new Error('the file does not hold a sparkbot last-connection record');

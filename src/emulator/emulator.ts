@@ -17,6 +17,7 @@ import createDebug from 'debug';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { parseHydraId } from '../protocol/ids.js';
 import {
+  EMULATOR_CLUSTER,
   type EmulatedDevice,
   type EmulatedMessage,
   type EmulatedPerson,
@@ -339,7 +340,7 @@ export class WebexEmulator extends EventEmitter {
     }
     let parentUuid: string | undefined;
     if (body.parentId !== undefined) {
-      parentUuid = parseHydraId(body.parentId)?.uuid;
+      parentUuid = uuidIn(body.parentId, 'MESSAGE');
       const parent = parentUuid ? this.messages.get(parentUuid) : undefined;
       if (!parent || parent.roomUuid !== room.uuid) throw new HttpProblem(400, 'parentId does not name a message of this room.');
     }
@@ -442,14 +443,16 @@ export class WebexEmulator extends EventEmitter {
 
   /**
    * Closes the open sockets (of one device, or all) from the server side: with a close frame
-   * (`code`, default 1011) or, with `terminate`, by cutting the TCP link (the client sees 1006).
+   * (`code`, default 1011; null for a frame without a status, which the client sees as 1005) or,
+   * with `terminate`, by cutting the TCP link (the client sees 1006).
    */
-  dropConnections(options: { code?: number; reason?: string; terminate?: boolean; deviceUuid?: string } = {}): number {
+  dropConnections(options: { code?: number | null; reason?: string; terminate?: boolean; deviceUuid?: string } = {}): number {
     let dropped = 0;
     for (const conn of this.live) {
       if (options.deviceUuid && conn.record.deviceUuid !== options.deviceUuid) continue;
       conn.record.closedBy ??= 'server';
       if (options.terminate) conn.ws.terminate();
+      else if (options.code === null) conn.ws.close(); // a close frame without a status: the client sees 1005
       else conn.ws.close(options.code ?? 1011, options.reason ?? '');
       dropped += 1;
     }
@@ -764,11 +767,11 @@ export class WebexEmulator extends EventEmitter {
     const items: Record<string, unknown>[] = [];
     for (const room of this.rooms.values()) {
       if (!room.members.has(me.uuid)) continue;
-      if (roomId !== null && parseHydraId(roomId)?.uuid !== room.uuid) continue;
+      if (roomId !== null && uuidIn(roomId, 'ROOM') !== room.uuid) continue;
       for (const memberUuid of room.members) {
         const member = this.people.get(memberUuid);
         if (!member) continue;
-        if (personId !== null && parseHydraId(personId)?.uuid !== member.uuid) continue;
+        if (personId !== null && uuidIn(personId, 'PEOPLE') !== member.uuid) continue;
         if (personEmail !== null && member.email !== personEmail) continue;
         items.push(membershipJson(room, member, this.memberships.get(`${member.uuid}:${room.uuid}`) ?? room.created));
       }
@@ -777,19 +780,19 @@ export class WebexEmulator extends EventEmitter {
   }
 
   private findPerson(id: string): EmulatedPerson {
-    const person = this.people.get(parseHydraId(id)?.uuid ?? id);
+    const person = this.people.get(uuidIn(id, 'PEOPLE') ?? '');
     if (!person) throw new HttpProblem(404, 'Person not found.');
     return person;
   }
 
   private findRoom(id: string, member?: EmulatedPerson): EmulatedRoom {
-    const room = this.rooms.get(parseHydraId(id)?.uuid ?? id);
+    const room = this.rooms.get(uuidIn(id, 'ROOM') ?? '');
     if (!room || (member && !room.members.has(member.uuid))) throw new HttpProblem(404, 'Room not found.');
     return room;
   }
 
   private findMessage(id: string): EmulatedMessage {
-    const message = this.messages.get(parseHydraId(id)?.uuid ?? id);
+    const message = this.messages.get(uuidIn(id, 'MESSAGE') ?? '');
     if (!message) throw new HttpProblem(404, 'Message not found.');
     return message;
   }
@@ -861,6 +864,7 @@ export class WebexEmulator extends EventEmitter {
       return;
     }
     const { record, ws } = conn;
+    if (frame.type !== 'authorization' && record.authorizedAt === undefined) return; // nothing counts before authorization
     switch (frame.type) {
       case 'authorization': {
         const token = /^Bearer\s+(\S+)$/i.exec(String((frame.data as { token?: unknown } | undefined)?.token ?? ''))?.[1];
@@ -913,6 +917,17 @@ export class WebexEmulator extends EventEmitter {
     this.emitChange('ready', conn.record);
     for (const envelope of [...device.pending.values()]) this.deliver(conn, envelope, true);
   }
+}
+
+/**
+ * The uuid of a Hydra id of the given type, as the real API reads ids: a bare uuid, another type or
+ * another cluster names nothing. PEOPLE and ORGANIZATION ids are always in the `us` cluster.
+ */
+function uuidIn(id: string, type: string): string | undefined {
+  const parsed = parseHydraId(id);
+  if (!parsed || parsed.type !== type) return undefined;
+  const cluster = type === 'PEOPLE' || type === 'ORGANIZATION' ? 'us' : EMULATOR_CLUSTER;
+  return parsed.cluster === cluster ? parsed.uuid : undefined;
 }
 
 function requirePerson(person: EmulatedPerson | undefined): EmulatedPerson {

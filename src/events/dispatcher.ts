@@ -16,6 +16,7 @@ export interface DispatcherDeps {
   /** The bot's own person (GET /people/me), memoised by the caller. */
   readonly me: () => Promise<Person>;
   readonly onMessage: ((result: Result<ActivityData>, eventType: string, verb: string, json: unknown) => unknown) | undefined;
+  /** Emits the 'message' event; never throws (each listener is isolated by the bot). */
   readonly emitMessage: (message: Message, activity: Activity) => void;
   readonly reportError: (error: SparkBotError) => void;
   readonly reportWarning: (warning: SparkBotError) => void;
@@ -55,7 +56,14 @@ export class Dispatcher {
       await this.callOnMessage({ ok: false, error: `Unsupported EventType: [${eventType}] and Verb: [${activity.verb}]` }, eventType, activity.verb, envelope);
       return;
     }
-    const me = await this.deps.me();
+    let me: Person;
+    try {
+      me = await this.deps.me();
+    } catch (error) {
+      // Without the bot's own id its own messages cannot be told apart: skip rather than risk a loop.
+      this.deps.reportError(asError(error, 'API_ERROR', `skipped ${activity.verb} ${activity.id}: could not load /people/me to filter the bot's own messages`));
+      return;
+    }
     if ((activity.actor.entryUUID ?? activity.actor.id) === uuidOf(me.id)) {
       this.deps.log('skipping own %s %s', activity.verb, activity.id);
       return;
@@ -68,13 +76,7 @@ export class Dispatcher {
       this.deps.reportError(failure);
       result = { ok: false, error: failure.message };
     }
-    if (result.ok) {
-      try {
-        this.deps.emitMessage(result.data, activity);
-      } catch (error) {
-        this.deps.reportError(asError(error, 'HANDLER_ERROR', 'a message listener threw'));
-      }
-    }
+    if (result.ok) this.deps.emitMessage(result.data, activity);
     await this.callOnMessage(result, eventType, activity.verb, envelope);
   }
 

@@ -26,6 +26,10 @@ const fatal = (reason: FatalReason, why: string): CloseVerdict => ({ action: 'fa
  */
 export function classifyClose(code: number, reason: string, ready: boolean): CloseVerdict {
   const why = reason ? `${code} "${reason}"` : String(code);
+  if (!ready && (NORMAL_CLOSE_CODES.has(code) || code === 4000)) {
+    // Before the socket was confirmed there is no session to log out or replace (the SDK retries too).
+    return reconnect(`server closed the socket before it was ready (${why})`);
+  }
   if (NORMAL_CLOSE_CODES.has(code)) {
     return RECYCLE_REASONS.has(reason.trim().toLowerCase())
       ? reconnect(`server recycled the socket (${why})`)

@@ -22,6 +22,7 @@ test('a 401 at registration fails for good: start() rejects UNAUTHORIZED, no ret
   assert.equal(clock.pending, 0, 'no timer: nothing will retry');
   assert.equal(emulator.requests.filter((r) => r.path === '/wdm/api/v1/devices').length, 1);
   assert.equal(emulator.connections.length, 0);
+  assert.deepEqual(errors, [], 'the rejection of start() is the one report');
 });
 
 test('a 403 at registration fails with FORBIDDEN', async (t) => {

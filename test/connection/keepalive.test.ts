@@ -11,7 +11,7 @@ test('after pingEvery of silence the bot pings with a fresh id, and a matching p
   const { bot, emulator, clock, states } = await harness(t, { pingEvery: PING_EVERY, pingWait: PING_WAIT });
   await bot.start();
   clock.advance(PING_EVERY - 1);
-  assert.equal(emulator.pings.length, 0);
+  assert.equal(bot.state, 'open', 'no ping before pingEvery');
   clock.advance(1);
   assert.equal(bot.state, 'awaitingPong');
   await waitForState(bot, 'open');
@@ -34,8 +34,7 @@ test('any inbound frame in open restarts the idle timer', async (t) => {
   emulator.sendRaw(eventFrame());
   await emulator.waitFor(() => emulator.acks.length === acks + 1, { what: 'the frame was received (and acked)' });
   clock.advance(PING_EVERY - 1);
-  assert.equal(bot.state, 'open');
-  assert.equal(emulator.pings.length, 0, 'the frame postponed the ping');
+  assert.equal(bot.state, 'open', 'the frame postponed the ping');
   clock.advance(1);
   assert.equal(bot.state, 'awaitingPong');
 });

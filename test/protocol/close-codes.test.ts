@@ -14,6 +14,8 @@ const TABLE: Array<[number, string, boolean, 'reconnect' | 'fatal', string | boo
   [4000, 'something else', true, 'reconnect', false],
   [4000, '', true, 'reconnect', false],
   [1000, 'Done', true, 'fatal', 'closed'],
+  [1000, 'Done', false, 'reconnect', false],
+  [4000, 'Replaced', false, 'reconnect', false],
   [1000, '', true, 'fatal', 'closed'],
   [1050, 'logout', true, 'fatal', 'closed'],
   [3050, 'bye', true, 'fatal', 'closed'],

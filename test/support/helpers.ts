@@ -2,6 +2,7 @@
  * Test helpers: a real emulator and a real bot on loopback, with a test clock for the machine's
  * delays and a temp dir for the last-connection file, all cleaned up after the test.
  */
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,13 @@ export interface Harness {
   readonly states: ConnectionStateName[];
   readonly errors: SparkBotError[];
   readonly warnings: SparkBotError[];
+  /** Call after changing something a predicate of `until` reads (the bot's events do it themselves). */
+  changed(): void;
+  /**
+   * Resolves once `predicate` holds, checking it now, after every change the emulator sees and
+   * after every event of the bot. Rejects after `timeout` ms so that a broken test fails.
+   */
+  until(predicate: () => boolean, what?: string, timeout?: number): Promise<void>;
 }
 
 /**
@@ -67,12 +75,47 @@ export async function harness(
   const states: ConnectionStateName[] = [bot.state];
   const errors: SparkBotError[] = [];
   const warnings: SparkBotError[] = [];
-  bot.on('state', (state) => states.push(state));
-  bot.on('error', (error) => errors.push(error));
-  bot.on('warning', (warning) => warnings.push(warning));
+  const changes = new EventEmitter();
+  const changed = () => changes.emit('change');
+  bot.on('state', (state) => {
+    states.push(state);
+    changed();
+  });
+  bot.on('error', (error) => {
+    errors.push(error);
+    changed();
+  });
+  bot.on('warning', (warning) => {
+    warnings.push(warning);
+    changed();
+  });
+  bot.on('message', changed);
+  const until = (predicate: () => boolean, what?: string, timeout = 10_000): Promise<void> => {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!predicate()) return;
+        finish();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`timed out waiting${what ? ` for ${what}` : ''}`));
+      }, timeout);
+      const finish = () => {
+        clearTimeout(timer);
+        changes.off('change', check);
+        for (const kind of EMULATOR_CHANGES) emulator.off(kind, check);
+      };
+      changes.on('change', check);
+      for (const kind of EMULATOR_CHANGES) emulator.on(kind, check);
+    });
+  };
   defer(t, () => bot.stop());
-  return { emulator, bot, person, clock, lastConn, states, errors, warnings };
+  return { emulator, bot, person, clock, lastConn, states, errors, warnings, changed, until };
 }
+
+const EMULATOR_CHANGES = ['request', 'registration', 'deviceDeleted', 'connection', 'authorized', 'ready', 'ping', 'ack', 'close', 'delivery', 'message', 'held'];
 
 /** Resolves when the bot is in `state` (now or later); rejects after `timeout` ms so a broken test fails fast. */
 export function waitForState(bot: SparkBot, state: ConnectionStateName, timeout = 10_000): Promise<void> {

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { inspect } from 'node:util';
+import { plainError } from '../src/http.js';
+import { REDACTED, Redactor } from '../src/log.js';
+
+const token = 'c2VjcmV0LXRva2VuLWZvci1yZWRhY3Rpb24_P0A1_org';
+
+test('plainError keeps name, message, code and cause, and drops everything else (a request with headers)', () => {
+  const inner = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', socket: { authorization: token } });
+  const outer = Object.assign(new Error('fetch failed', { cause: inner }), {
+    name: 'TimeoutError',
+    request: new Request('https://webexapis.com/v1/people/me', { headers: { authorization: `Bearer ${token}` } }),
+  });
+  assert.ok(inspect(outer, { depth: 8, showHidden: true }).includes(token), 'the raw error does carry the token');
+  const copy = plainError(outer);
+  assert.equal(copy.name, 'TimeoutError');
+  assert.equal(copy.message, 'fetch failed');
+  assert.equal(((copy as Error & { cause: Error & { code: string } }).cause).code, 'ECONNREFUSED');
+  assert.ok(!inspect(copy, { depth: 8, showHidden: true }).includes(token));
+});
+
+test('the redactor removes the token and its URL-encoded form from text and from errors, causes included', () => {
+  const redactor = new Redactor();
+  redactor.add(token);
+  assert.equal(redactor.redact(`Bearer ${token} and ${encodeURIComponent(token)}`), `Bearer ${REDACTED} and ${REDACTED}`);
+  const error = new Error(`bad ${token}`, { cause: new Error(`inner ${token}`) });
+  redactor.error(error);
+  assert.ok(!inspect(error, { depth: 8 }).includes(token));
+});
