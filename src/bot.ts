@@ -10,25 +10,44 @@ import { connectionMachine, type ConnectionStateName, type DeviceRef, type Failu
 import { createDeviceActor } from './actors/device.js';
 import { createSocketActor } from './actors/socket.js';
 import { createStore, type Store } from './actors/store.js';
-import { SparkBotError, type SparkBotErrorCode } from './errors.js';
-import { Dispatcher } from './events/dispatcher.js';
-import type { Activity } from './events/types.js';
+import { SparkBotError, type ErrorContext, type SparkBotErrorCode } from './errors.js';
+import { ClusterResolver, type HostCatalog } from './events/cluster.js';
+import { RecentIds } from './events/dedup.js';
+import { type Delivery, Dispatcher } from './events/dispatcher.js';
+import { type CommandHandler, Router } from './events/router.js';
+import type { Activity, MembershipEvent, MessageDeletedEvent, ReceivedCardAction, ReceivedMessage, ReplyContent, RoomEvent } from './events/types.js';
 import { Http } from './http.js';
 import { createLog, type Log, Redactor } from './log.js';
 import { resolveOptions, type SparkBotOptions } from './options.js';
 import { WebexApi } from './rest/client.js';
-import type { Message, Person } from './rest/types.js';
+import { Outbox } from './rest/outbox.js';
+import type { AttachmentAction, Message, Person } from './rest/types.js';
 
 export interface SparkBotEvents {
   /** The machine moved to another state (leaf names, as `bot.state`). */
   state: [state: ConnectionStateName, previous: ConnectionStateName];
-  /** Someone else posted or shared a message; `message` is the REST message. */
-  message: [message: Message, activity: Activity];
+  /** Someone else posted a message, or shared a file that passed the malware scan: the REST message, with `reply()`. */
+  message: [message: ReceivedMessage, activity: Activity];
+  /** Someone submitted an Adaptive Card of the bot: the REST attachment action, with `reply()`. */
+  cardAction: [action: ReceivedCardAction, activity: Activity];
+  /** Someone joined, left, became or stopped being a moderator, or read messages. */
+  membership: [event: MembershipEvent, activity: Activity];
+  /** The bot is in a new room, or a room was renamed, locked or unlocked. */
+  room: [event: RoomEvent, activity: Activity];
+  /** Someone else deleted a message. */
+  messageDeleted: [event: MessageDeletedEvent, activity: Activity];
+  /** Every conversation.activity, raw, once (the bot's own included), before its typed event. */
+  activity: [activity: Activity, envelope: unknown];
   /** Something failed: a REST call, a handler, the connection (before `failed`). The bot goes on. */
   error: [error: SparkBotError];
   /** Something was odd but nothing was lost: a corrupt last-connection file moved aside, an unusable frame. */
   warning: [warning: SparkBotError];
 }
+
+/** How many handled activity ids are remembered (and persisted) to drop repeats. */
+const RECENT_ACTIVITIES = 1000;
+/** ms between a newly handled activity and the write of the ids to the last-connection file. */
+const SEEN_WRITE_DELAY = 200;
 
 const FAILURE_CODES: Record<string, SparkBotErrorCode> = {
   unauthorized: 'UNAUTHORIZED',
@@ -73,6 +92,11 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private readonly createConnection: () => ConnectionActor;
   private readonly store: Store;
   private readonly dispatcher: Dispatcher;
+  private readonly router = new Router();
+  private readonly seen: RecentIds;
+  private readonly outbox: Outbox;
+  private seenLoaded: Promise<void> | undefined;
+  private seenTimer: NodeJS.Timeout | undefined;
   private readonly redactor = new Redactor();
   private readonly log: Log;
   private readonly closing = new Set<Promise<void>>();
@@ -90,31 +114,52 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     this.redactor.add(opts.token);
     this.log = createLog('bot', this.redactor);
     const clock = opts.clock ?? realClock;
+    const u2cOrigin = opts.u2cUrl === false ? [] : [new URL(opts.u2cUrl).origin];
     const http = new Http({
       token: opts.token,
-      allowedOrigins: new Set([new URL(opts.wdmUrl).origin, new URL(opts.apiUrl).origin]),
+      allowedOrigins: new Set([new URL(opts.wdmUrl).origin, new URL(opts.apiUrl).origin, ...u2cOrigin]),
       redactor: this.redactor,
       log: createLog('http', this.redactor),
       timeout: opts.requestTimeout,
     });
-    this.api = new WebexApi({
+    this.outbox = new Outbox({
       http,
-      apiUrl: opts.apiUrl,
-      retryCount: opts.retryCount,
-      retryTimeout: opts.settings.retryTimeout,
-      retryAfterMax: opts.settings.retryAfterMax,
+      settings: {
+        concurrency: opts.concurrency,
+        retryCount: opts.retryCount,
+        retryTimeout: opts.settings.retryTimeout,
+        retryAfterMax: opts.settings.retryAfterMax,
+      },
+      clock,
       log: createLog('rest', this.redactor),
+      ...(opts.inspect ? { inspect: opts.inspect } : {}),
+      onInternalError: (error) => this.reportError(new SparkBotError('CANCELLED', `the REST outbox stopped on an internal error: ${(error as Error)?.message ?? String(error)}`, { cause: error })),
     });
+    this.api = new WebexApi({ http, outbox: this.outbox, apiUrl: opts.apiUrl });
     this.store = createStore(opts.lastConn, {
       log: createLog('store', this.redactor),
       warn: (message, cause) => this.reportWarning(new SparkBotError('STORE_ERROR', message, { cause })),
     });
+    this.seen = new RecentIds(RECENT_ACTIVITIES, [], () => this.scheduleSeenWrite());
+    const u2cUrl = opts.u2cUrl;
+    const clusters = new ClusterResolver({
+      fetchCatalog:
+        u2cUrl === false
+          ? undefined
+          : async () => (await this.api.request<{ hostCatalog?: HostCatalog }>('GET', `${u2cUrl.replace(/\/+$/, '')}/catalog`, { searchParams: { format: 'hostmap' } })).hostCatalog ?? {},
+      log: createLog('events', this.redactor),
+      retryAfter: 60_000,
+    });
     const onMessage = opts.onMessage;
     this.dispatcher = new Dispatcher({
-      getMessage: (id) => this.api.messages.get(id),
+      api: this.api,
       me: () => this.loadMe(),
-      onMessage: onMessage ? (result, eventType, verb, json) => onMessage(this, result, eventType, verb, json) : undefined,
-      emitMessage: (message, activity) => this.deliver('message', message, activity),
+      clusterOf: (activity) => clusters.clusterOf(activity),
+      seen: this.seen,
+      concurrency: opts.concurrency,
+      allowBotToBot: opts.allowBotToBot,
+      notFoundRetries: 3,
+      deliver: (delivery) => this.deliverActivity(delivery, onMessage),
       reportError: (error) => this.reportError(error),
       reportWarning: (warning) => this.reportWarning(warning),
       log: createLog('events', this.redactor),
@@ -218,9 +263,32 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       this.stopRequested = false;
       // Fetched alongside the connection; a failure is reported once the socket is open.
       this.loadMe().catch(() => undefined);
+      // The ids handled before a restart are known before the first envelope can arrive.
+      this.seenLoaded ??= this.store.loadSeen().then((ids) => {
+        for (const id of ids) this.seen.remember(id);
+      });
+      const waiter = this.startWaiter;
+      void this.seenLoaded.then(() => {
+        if (this.startWaiter === waiter && !this.stopRequested && (this.lastState === 'idle' || this.lastState === 'failed')) this.actor.send({ type: 'START' });
+      });
     }
-    if (this.lastState === 'idle' || this.lastState === 'failed') this.actor.send({ type: 'START' });
     return this.startWaiter.promise;
+  }
+
+  /**
+   * Handles messages whose text matches `pattern` (a string: the first words, case-insensitively;
+   * a RegExp: tested on the text). In group rooms the bot's mention is stripped first. The first
+   * matching route (hears or command) handles a message; `help` lists the routes with a `help` text.
+   */
+  hears(pattern: string | RegExp, handler: CommandHandler, options: { help?: string } = {}): this {
+    this.router.hears(pattern, handler, options);
+    return this;
+  }
+
+  /** Handles "/name …" (or "name …"); `context.args` are the words after it. */
+  command(name: string, handler: CommandHandler, options: { help?: string; usage?: string } = {}): this {
+    this.router.command(name, handler, options);
+    return this;
   }
 
   /**
@@ -232,7 +300,68 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     this.actor.send({ type: 'STOP' });
     this.settleStart(new SparkBotError('STOPPED', 'stop() was called before the bot connected'));
     await Promise.all([...this.closing]);
+    this.writeSeenNow();
     await this.store.flush();
+  }
+
+  private scheduleSeenWrite(): void {
+    if (this.seenTimer !== undefined) return;
+    this.seenTimer = setTimeout(() => this.writeSeenNow(), SEEN_WRITE_DELAY);
+    this.seenTimer.unref();
+  }
+
+  private writeSeenNow(): void {
+    if (this.seenTimer === undefined) return;
+    clearTimeout(this.seenTimer);
+    this.seenTimer = undefined;
+    this.store.saveSeen(this.seen.toArray()).catch((error: unknown) => {
+      this.reportWarning(new SparkBotError('STORE_ERROR', `could not save the handled activity ids: ${(error as Error).message}`, { cause: error }));
+    });
+  }
+
+  /** Emits one activity's events in order, awaiting each handler: 'activity', the typed event (and the router), onMessage. */
+  private async deliverActivity(delivery: Delivery, onMessage: SparkBotOptions<SparkBot>['onMessage']): Promise<void> {
+    const { activity, context } = delivery;
+    await this.deliver('activity', context, activity, delivery.envelope);
+    for (const event of delivery.events) {
+      switch (event.name) {
+        case 'message': {
+          const message = this.withReply(event.payload, { roomId: event.payload.roomId, ...(event.payload.parentId ? { parentId: event.payload.parentId } : {}) });
+          await this.deliver('message', context, message, activity);
+          try {
+            await this.router.route(message, activity, this.person);
+          } catch (error) {
+            this.reportError(handlerError('a command handler', 'threw', error, context));
+          }
+          break;
+        }
+        case 'cardAction':
+          await this.deliver('cardAction', context, this.withReply(event.payload, { roomId: event.payload.roomId }), activity);
+          break;
+        case 'membership':
+          await this.deliver('membership', context, event.payload, activity);
+          break;
+        case 'room':
+          await this.deliver('room', context, event.payload, activity);
+          break;
+        case 'messageDeleted':
+          await this.deliver('messageDeleted', context, event.payload, activity);
+          break;
+      }
+    }
+    if (onMessage && delivery.result) {
+      try {
+        await onMessage(this, delivery.result, delivery.eventType, delivery.verb, delivery.json);
+      } catch (error) {
+        this.reportError(handlerError('onMessage', 'threw', error, context));
+      }
+    }
+  }
+
+  /** The REST object with a non-enumerable `reply()` that answers where it came from. */
+  private withReply<T extends Message | AttachmentAction>(object: T, where: { roomId: string; parentId?: string }): T & { reply(content: ReplyContent): Promise<Message> } {
+    const reply = (content: ReplyContent) => this.api.messages.create({ ...where, ...(typeof content === 'string' ? { text: content } : content) });
+    return Object.defineProperty(object, 'reply', { value: reply, enumerable: false, configurable: true }) as T & { reply: typeof reply };
   }
 
   /** GET /people/me, memoised once it succeeds; the caller reports a failure. */
@@ -257,7 +386,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     this.lastState = state;
     this.stateSince = Date.now();
     this.log('state %s -> %s%s', previous, state, snapshot.context.lastError && state !== 'open' ? ` (${snapshot.context.lastError})` : '');
-    this.deliver('state', state, previous);
+    void this.deliver('state', undefined, state, previous);
     if (state === 'open') {
       const waiter = this.startWaiter;
       if (waiter) {
@@ -315,26 +444,28 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     this.redactor.error(problem);
     this.log('%s %s: %s', event, problem.code, problem.message);
     if (this.listenerCount(event) === 0) process.emitWarning(problem.message, { code: `SPARKBOT_${problem.code}` });
-    else this.deliver(event, problem);
+    else void this.deliver(event, problem.context, problem);
   }
 
   /**
    * Calls each listener on its own: one that throws or rejects is reported as HANDLER_ERROR and
    * never keeps the others from the event, nor reaches the machine or the process.
    */
-  private deliver<K extends keyof SparkBotEvents>(event: K, ...args: SparkBotEvents[K]): void {
+  private deliver<K extends keyof SparkBotEvents>(event: K, context: ErrorContext | undefined, ...args: SparkBotEvents[K]): Promise<void> {
+    const pending: Array<Promise<unknown>> = [];
     for (const listener of this.rawListeners(event) as Array<(...a: SparkBotEvents[K]) => unknown>) {
       try {
         const result = listener.apply(this, args);
-        if (result instanceof Promise) result.catch((error: unknown) => this.listenerFailed(event, 'rejected', error));
+        if (isThenable(result)) pending.push(Promise.resolve(result).catch((error: unknown) => this.listenerFailed(event, 'rejected', error, context)));
       } catch (error) {
-        this.listenerFailed(event, 'threw', error);
+        this.listenerFailed(event, 'threw', error, context);
       }
     }
+    return pending.length === 0 ? Promise.resolve() : Promise.all(pending).then(() => undefined);
   }
 
-  private listenerFailed(event: keyof SparkBotEvents, how: 'threw' | 'rejected', error: unknown): void {
-    const failure = new SparkBotError('HANDLER_ERROR', `a '${event}' listener ${how}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  private listenerFailed(event: keyof SparkBotEvents, how: 'threw' | 'rejected', error: unknown, context: ErrorContext | undefined): void {
+    const failure = handlerError(`a '${event}' listener`, how, error, context);
     if (event === 'error') {
       // Reporting it on 'error' again would feed the same listener: print it instead.
       this.redactor.error(failure);
@@ -344,6 +475,14 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     }
     this.reportError(failure);
   }
+}
+
+function handlerError(what: string, how: 'threw' | 'rejected', error: unknown, context: ErrorContext | undefined): SparkBotError {
+  return new SparkBotError('HANDLER_ERROR', `${what} ${how}: ${(error as Error)?.message ?? String(error)}`, { cause: error, ...(context ? { context: { ...context } } : {}) });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 function asSparkBotError(error: unknown): SparkBotError {

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebexEmulator, type EmulatedPerson } from './emulator/index.js';
-import { SparkBot, type ConnectionStateName, type SparkBotOptions } from './index.js';
+import { SparkBot, type ConnectionStateName } from './index.js';
 
 const HELP = `sparkbot — a Webex bot over Webex's own WebSocket
 
@@ -26,17 +26,11 @@ Environment:
 const started = Date.now();
 const out = (line: string) => process.stdout.write(`${((Date.now() - started) / 1000).toFixed(3).padStart(8)}s  ${line}\n`);
 
-function echoOptions(): Pick<SparkBotOptions<SparkBot>, 'onMessage'> {
-  return {
-    onMessage: async (bot, result, eventType, verb) => {
-      if (!result.ok) {
-        out(`onMessage: ${eventType}/${verb}: ${result.error}`);
-        return;
-      }
-      const message = result.data;
-      await bot.api.messages.create({ roomId: message.roomId, ...(message.parentId ? { parentId: message.parentId } : {}), text: `echo: ${message.text ?? ''}` });
-    },
-  };
+/** The echo bot: every message from someone else is answered in its room (and thread). */
+function echo(bot: SparkBot): void {
+  bot.on('message', async (message) => {
+    await message.reply(`echo: ${message.text ?? ''}`);
+  });
 }
 
 function watch(bot: SparkBot): void {
@@ -84,7 +78,8 @@ function onExit(stop: () => Promise<void>): void {
 }
 
 async function realBot(token: string): Promise<void> {
-  const bot = new SparkBot({ token, ...echoOptions() });
+  const bot = new SparkBot({ token });
+  echo(bot);
   watch(bot);
   bot.on('message', (message) => out(`message  ${message.personEmail}: ${message.text ?? '(no text)'}`));
   onExit(() => bot.stop());
@@ -106,7 +101,8 @@ async function demo(): Promise<void> {
 
   const timings = { pingEvery: 3000, pingWait: 1000, reconnectSleep: 500, reconnectSleepMax: 4000 };
   out(`demo: Webex emulator on ${emulator.url}; echo bot with ${Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
-  const bot = new SparkBot({ token: botPerson.token, ...emulator.botOptions(), lastConn: join(dir, 'last-connection.json'), ...timings, ...echoOptions() });
+  const bot = new SparkBot({ token: botPerson.token, ...emulator.botOptions(), lastConn: join(dir, 'last-connection.json'), ...timings });
+  echo(bot);
   watch(bot);
   onExit(async () => {
     await bot.stop();

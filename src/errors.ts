@@ -22,20 +22,37 @@ export type SparkBotErrorCode =
   | 'DISCONNECTED'
   /** A REST call failed. */
   | 'API_ERROR'
+  /** A REST call was still answered 429 after every retry. */
+  | 'RATE_LIMITED'
+  /** A queued REST call was cancelled (the bot stopped). */
+  | 'CANCELLED'
   /** The last-connection file could not be read or written. */
   | 'STORE_ERROR'
   /** A frame from the server could not be used. */
   | 'INVALID_FRAME'
   /** A message handler (onMessage or a 'message' listener) threw or rejected. */
-  | 'HANDLER_ERROR';
+  | 'HANDLER_ERROR'
+  /** A shared file failed Webex's malware scan: the share is not delivered. */
+  | 'UNSAFE_FILE';
+
+/** Where an error happened, when it concerns an event: which activity, verb, room and event. */
+export interface ErrorContext {
+  readonly activityId?: string;
+  readonly verb?: string;
+  readonly roomId?: string;
+  readonly event?: string;
+}
 
 export class SparkBotError extends Error {
   readonly code: SparkBotErrorCode;
+  /** The event being handled when the error happened, if any. */
+  readonly context: ErrorContext | undefined;
 
-  constructor(code: SparkBotErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: SparkBotErrorCode, message: string, options?: { cause?: unknown; context?: ErrorContext }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SparkBotError';
     this.code = code;
+    this.context = options?.context;
   }
 }
 
@@ -50,13 +67,34 @@ export class ApiError extends SparkBotError {
   /** Milliseconds from the response's Retry-After header, when present and usable. */
   readonly retryAfter: number | undefined;
 
-  constructor(init: { message: string; method: string; url: string; status?: number; trackingId?: string; retryAfter?: number; cause?: unknown }) {
-    super('API_ERROR', init.message, init.cause === undefined ? undefined : { cause: init.cause });
+  constructor(init: {
+    message: string;
+    method: string;
+    url: string;
+    status?: number;
+    trackingId?: string;
+    retryAfter?: number;
+    cause?: unknown;
+    code?: 'API_ERROR' | 'RATE_LIMITED';
+  }) {
+    super(init.code ?? 'API_ERROR', init.message, init.cause === undefined ? undefined : { cause: init.cause });
     this.name = 'ApiError';
     this.status = init.status;
     this.method = init.method;
     this.url = init.url;
     this.trackingId = init.trackingId;
     this.retryAfter = init.retryAfter;
+  }
+}
+
+/** A REST call answered 429 on its first try and on every retry (`retryCount`). Nothing was dropped silently. */
+export class RateLimitError extends ApiError {
+  /** How many times the call was sent. */
+  readonly attempts: number;
+
+  constructor(init: { message: string; method: string; url: string; trackingId?: string; retryAfter?: number; attempts: number }) {
+    super({ ...init, status: 429, code: 'RATE_LIMITED' });
+    this.name = 'RateLimitError';
+    this.attempts = init.attempts;
   }
 }

@@ -1,12 +1,28 @@
 export { SparkBot, type SparkBotEvents, type BotHealth } from './bot.js';
-export { SparkBotError, ApiError, type SparkBotErrorCode } from './errors.js';
-export type { SparkBotOptions, OnMessage, Result, ActivityData } from './options.js';
-export { DEFAULT_API_URL, DEFAULT_WDM_URL, DEFAULT_DEVICE_DESC } from './options.js';
-export type { Activity, ActivityActor, ActivityObject, ActivityTarget } from './events/types.js';
-export type { WebexApi, RequestOptions } from './rest/client.js';
-export type { CreateMessage, Message, Person } from './rest/types.js';
+export { SparkBotError, ApiError, RateLimitError, type SparkBotErrorCode, type ErrorContext } from './errors.js';
+export type { SparkBotOptions, OnMessage, Result } from './options.js';
+export { DEFAULT_API_URL, DEFAULT_WDM_URL, DEFAULT_U2C_URL, DEFAULT_DEVICE_DESC } from './options.js';
+export type {
+  Activity,
+  ActivityActor,
+  ActivityData,
+  ActivityObject,
+  ActivityTarget,
+  MembershipEvent,
+  MembershipRef,
+  MessageDeletedEvent,
+  ReceivedCardAction,
+  ReceivedMessage,
+  ReplyContent,
+  RoomEvent,
+} from './events/types.js';
+export type { CommandContext, CommandHandler } from './events/router.js';
+export type { WebexApi, RequestOptions, Collection, Query } from './rest/client.js';
+export type { Paged } from './rest/paging.js';
+export type * from './rest/types.js';
 export { classifyClose, type CloseVerdict, type FatalReason } from './protocol/close-codes.js';
 export { buildHydraId, parseHydraId, type HydraId, type HydraType } from './protocol/ids.js';
 export { parseRetryAfter } from './protocol/retry-after.js';
 export { connectionMachine, reconnectDelay, type ConnectionStateName, type ConnectionContext, type ConnectionEvent } from '../machines/connection.js';
+export { outboxMachine, type OutboxContext, type OutboxEvent } from '../machines/outbox.js';
 export { VERSION } from './version.js';

@@ -9,14 +9,12 @@ import type { InspectionEvent, Observer } from 'xstate';
 import type { Clock } from './clock.js';
 import { DEFAULT_SETTINGS, type ConnectionSettings } from '../machines/connection.js';
 import { SparkBotError } from './errors.js';
-import type { Message } from './rest/types.js';
+import type { ActivityData } from './events/types.js';
 import { VERSION } from './version.js';
 
 /** `result` of onMessage: the seed's Data::Result. */
 export type Result<T> = { readonly ok: true; readonly data: T } | { readonly ok: false; readonly error: string };
 
-/** What `result.data` holds in onMessage: the REST object an activity was enriched with. */
-export type ActivityData = Message;
 
 /** The seed's callback: `(bot, result, eventType, verb, json)`; `json` is the whole Mercury envelope. */
 export type OnMessage<Bot> = (bot: Bot, result: Result<ActivityData>, eventType: string, verb: string, json: unknown) => unknown;
@@ -64,6 +62,16 @@ export interface SparkBotOptions<Bot = unknown> {
   readonly requestTimeout?: number;
   /** Largest inbound socket frame, bytes. Default 4 MiB. */
   readonly maxPayload?: number;
+  /**
+   * Webex's service catalog (U2C), used to find the cluster of a conversation and so build the
+   * right REST ids for orgs outside the US. Default `https://u2c.wbx2.com/u2c/api/v1`; `false`
+   * assumes the `us` cluster everywhere.
+   */
+  readonly u2cUrl?: string | false;
+  /** REST calls in flight at most (enrichment of events and your own calls). Default 8. */
+  readonly concurrency?: number;
+  /** Deliver messages and card actions of other bots too (never the bot's own). Default false. */
+  readonly allowBotToBot?: boolean;
   /** Permit `http:` and `ws:` URLs (the emulator, tests). Default false. */
   readonly allowInsecure?: boolean;
   /** An http.Agent for the socket's upgrade request (e.g. a proxy agent). */
@@ -79,6 +87,9 @@ export interface ResolvedOptions<Bot> {
   readonly onMessage: OnMessage<Bot> | undefined;
   readonly wdmUrl: string;
   readonly apiUrl: string;
+  readonly u2cUrl: string | false;
+  readonly concurrency: number;
+  readonly allowBotToBot: boolean;
   readonly lastConn: string | false;
   readonly deviceDesc: Readonly<Record<string, unknown>>;
   readonly settings: ConnectionSettings;
@@ -94,6 +105,7 @@ export interface ResolvedOptions<Bot> {
 
 export const DEFAULT_WDM_URL = 'https://wdm-a.wbx2.com/wdm/api/v1/devices';
 export const DEFAULT_API_URL = 'https://webexapis.com/v1';
+export const DEFAULT_U2C_URL = 'https://u2c.wbx2.com/u2c/api/v1';
 
 export const DEFAULT_DEVICE_DESC: Readonly<Record<string, unknown>> = {
   deviceName: 'ts-sparkbot',
@@ -132,6 +144,9 @@ const KNOWN = new Set([
   'retryCount',
   'maxPayload',
   'allowInsecure',
+  'u2cUrl',
+  'concurrency',
+  'allowBotToBot',
   'agent',
   'inspect',
   'clock',
@@ -201,6 +216,9 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
   const allowInsecure = checkBoolean('allowInsecure', options.allowInsecure, false);
   const wdmUrl = checkUrl('wdmUrl', options.wdmUrl, DEFAULT_WDM_URL, allowInsecure);
   const apiUrl = checkUrl('apiUrl', options.apiUrl, DEFAULT_API_URL, allowInsecure);
+  const u2cUrl = options.u2cUrl === false ? false : checkUrl('u2cUrl', options.u2cUrl, DEFAULT_U2C_URL, allowInsecure);
+  const concurrency = options.concurrency ?? 8;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) throw invalid(`concurrency must be a whole number from 1 to 1000, got ${describe(concurrency)}`);
 
   if (options.onMessage !== undefined && typeof options.onMessage !== 'function') throw invalid(`onMessage must be a function, got ${typeof options.onMessage}`);
   if (options.lastConn !== undefined && options.lastConn !== false && (typeof options.lastConn !== 'string' || options.lastConn.trim() === '')) {
@@ -239,6 +257,9 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
     onMessage: options.onMessage,
     wdmUrl,
     apiUrl,
+    u2cUrl,
+    concurrency,
+    allowBotToBot: checkBoolean('allowBotToBot', options.allowBotToBot, false),
     lastConn: options.lastConn === undefined ? defaultLastConn(wdmUrl, token) : options.lastConn,
     deviceDesc: { ...DEFAULT_DEVICE_DESC, ...(options.deviceDesc ?? {}) },
     settings,

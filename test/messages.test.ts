@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import type { Activity, Message, Result, SparkBot, SparkBotError } from '../src/index.js';
+import type { Activity, ActivityData, Message, Result, SparkBot, SparkBotError } from '../src/index.js';
 import { harness, nextEvent } from './support/helpers.js';
 
 interface Call {
-  readonly result: Result<Message>;
+  readonly result: Result<ActivityData>;
   readonly eventType: string;
   readonly verb: string;
   readonly json: unknown;
@@ -41,7 +41,7 @@ test("a post by someone else arrives as a 'message' event and an onMessage call 
   await until(() => calls.length === 1);
   const [call] = calls;
   assert.ok(call?.result.ok);
-  assert.equal(call.result.data.id, posted.id);
+  assert.equal((call.result.data as Message).id, posted.id);
   assert.equal(call.eventType, 'conversation.activity');
   assert.equal(call.verb, 'post');
   assert.equal((call.json as { data: { activity: { id: string } } }).data.activity.id, activity.id, 'json is the whole envelope');
@@ -49,7 +49,8 @@ test("a post by someone else arrives as a 'message' event and an onMessage call 
 
 test("the bot's own messages are skipped by person id, not by display name", async (t) => {
   const { bot, emulator, calls, person, until } = await botWithCalls(t, async (self, call) => {
-    if (call.result.ok) await self.api.messages.create({ roomId: call.result.data.roomId, text: `echo: ${call.result.data.text ?? ''}` });
+    const message = call.result.ok ? (call.result.data as Message) : undefined;
+    if (message) await self.api.messages.create({ roomId: message.roomId, text: `echo: ${message.text ?? ''}` });
   });
   const namesake = emulator.createUser({ displayName: person.displayName });
   await bot.start();
@@ -61,7 +62,7 @@ test("the bot's own messages are skipped by person id, not by display name", asy
   emulator.postMessage({ from: probe, toPerson: person, text: 'probe' });
   await until(() => calls.length === 2, 'the probe handled');
   assert.deepEqual(
-    calls.map((c) => (c.result.ok ? c.result.data.text : c.result.error)),
+    calls.map((c) => (c.result.ok ? (c.result.data as Message).text : c.result.error)),
     ['same name, other person', 'probe'],
   );
 });
@@ -137,7 +138,7 @@ test('event types other than conversation.activity are ignored', async (t) => {
   emulator.postMessage({ from: alice, toPerson: person, text: 'after the noise' });
   await until(() => calls.length === 1 && emulator.acks.length === 4);
   assert.equal(calls.length, 1);
-  assert.ok(calls[0]?.result.ok && calls[0].result.data.text === 'after the noise');
+  assert.ok(calls[0]?.result.ok && (calls[0].result.data as Message).text === 'after the noise');
 });
 
 test('unusable frames are reported as warnings and never drop the link', async (t) => {

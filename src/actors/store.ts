@@ -13,6 +13,8 @@ import type { Log } from '../log.js';
 export interface LastConnection {
   readonly version: 1;
   readonly device: SavedDevice | null;
+  /** Ids of the activities handled most recently, oldest first (so a restart never handles one twice). */
+  readonly seen?: readonly string[];
 }
 
 export interface SavedDevice extends DeviceRef {
@@ -26,6 +28,10 @@ export interface Store {
   loadDevice(): Promise<DeviceRef | null>;
   /** Saves the device. Rejects when the file cannot be written. */
   saveDevice(device: DeviceRef): Promise<void>;
+  /** The ids of recently handled activities. Never throws. */
+  loadSeen(): Promise<string[]>;
+  /** Saves the ids of recently handled activities. Rejects when the file cannot be written. */
+  saveSeen(ids: readonly string[]): Promise<void>;
   /** Resolves once every write started so far has finished. */
   flush(): Promise<void>;
 }
@@ -91,7 +97,8 @@ function isDeviceRef(value: unknown): value is DeviceRef {
 
 function isLastConnection(value: unknown): value is LastConnection {
   const v = value as Record<string, unknown> | null;
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && v.version === 1 && (v.device === null || isDeviceRef(v.device));
+  const seenOk = v?.seen === undefined || (Array.isArray(v.seen) && v.seen.every((id) => typeof id === 'string'));
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && v.version === 1 && (v.device === null || isDeviceRef(v.device)) && seenOk;
 }
 
 export function createStore(path: string | false, deps: StoreDeps): Store {
@@ -123,6 +130,20 @@ export function createStore(path: string | false, deps: StoreDeps): Store {
     }
   }
 
+  /** Applies `change` (undefined: nothing to write) after every write started before; writes are serialised. */
+  function update(change: (data: LastConnection) => LastConnection | undefined): Promise<void> {
+    const write = async () => {
+      await load();
+      const next = change(db.data);
+      if (next === undefined) return;
+      db.data = next;
+      await db.write();
+    };
+    const done = pending.then(write);
+    pending = done.catch(() => undefined);
+    return done;
+  }
+
   return {
     path: path === false ? null : path,
     async loadDevice() {
@@ -132,16 +153,18 @@ export function createStore(path: string | false, deps: StoreDeps): Store {
       return device ? { url: device.url, webSocketUrl: device.webSocketUrl } : null;
     },
     saveDevice(device) {
-      const write = async () => {
-        await load();
-        if (db.data.device?.url === device.url && db.data.device.webSocketUrl === device.webSocketUrl) return;
-        db.data = { version: 1, device: { url: device.url, webSocketUrl: device.webSocketUrl, savedAt: new Date().toISOString() } };
-        await db.write();
-        deps.log('saved device %s to %s', device.url, path === false ? '(memory)' : path);
-      };
-      const next = pending.then(write);
-      pending = next.catch(() => undefined);
-      return next;
+      return update((data) => {
+        if (data.device?.url === device.url && data.device.webSocketUrl === device.webSocketUrl) return undefined;
+        deps.log('saving device %s to %s', device.url, path === false ? '(memory)' : path);
+        return { ...data, device: { url: device.url, webSocketUrl: device.webSocketUrl, savedAt: new Date().toISOString() } };
+      });
+    },
+    async loadSeen() {
+      await load();
+      return [...(db.data.seen ?? [])];
+    },
+    saveSeen(ids) {
+      return update((data) => ({ ...data, seen: [...ids] }));
     },
     flush() {
       return pending;

@@ -15,22 +15,19 @@ import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { parseHydraId } from '../protocol/ids.js';
 import {
-  EMULATOR_CLUSTER,
+  type EmulatedAction,
   type EmulatedDevice,
   type EmulatedMessage,
   type EmulatedPerson,
   type EmulatedRoom,
-  hydra,
-  membershipJson,
-  messageJson,
-  newToken,
+  type EmulatedTeam,
+  HttpProblem,
   newUuid,
   now,
-  personJson,
-  roomJson,
+  World,
 } from './model.js';
+import { routeRest } from './rest.js';
 
 const log = createDebug('sparkbot:emulator');
 
@@ -41,6 +38,12 @@ export interface EmulatorOptions {
   readonly host?: string;
   /** ms a socket may stay unauthorized before the server closes it with 4401; default 30000. */
   readonly authTimeout?: number;
+  /**
+   * The Webex cluster of the emulated org, as the service catalog names it; default
+   * 'urn:TEAM:us-east-2_a' (Hydra ids in cluster `us`). E.g. 'urn:TEAM:eu-central-1_k' makes every
+   * conversation id (room, message, membership, card action) use that cluster.
+   */
+  readonly clusterId?: string;
 }
 
 /** A canned answer for the next requests of a route; see {@link WebexEmulator.failNext}. */
@@ -59,6 +62,9 @@ export interface RequestRecord {
   readonly method: string;
   readonly path: string;
   readonly status: number;
+  /** When the request arrived. */
+  readonly startedAt: number;
+  /** When it was answered. */
   readonly at: number;
   readonly personUuid: string | undefined;
 }
@@ -133,15 +139,6 @@ interface LiveConnection {
   authTimer: NodeJS.Timeout | undefined;
 }
 
-class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** Route strings are `"<METHOD> <path>"`, `*` matching any run of characters; handshakes use the method `WS`. */
 function parseRoute(route: string): Route {
   const match = /^([A-Z]+)\s+(\/\S*)$/.exec(route.trim());
@@ -161,11 +158,13 @@ export class WebexEmulator extends EventEmitter {
   /** The REST base URL, for a bot's `apiUrl` option. */
   readonly apiUrl: string;
 
-  readonly people = new Map<string, EmulatedPerson>();
-  readonly rooms = new Map<string, EmulatedRoom>();
-  readonly messages = new Map<string, EmulatedMessage>();
+  /** People, rooms, messages, teams… (see model.ts). */
+  readonly world: World;
   readonly devices = new Map<string, EmulatedDevice>();
-  readonly memberships = new Map<string, string>(); // `${personUuid}:${roomUuid}` -> created
+  /** The U2C service catalog base, for a bot's `u2cUrl` option. */
+  readonly u2cUrl: string;
+  private readonly clusterId: string;
+  private readonly droppedNextParams = new Set<string>();
 
   /** Every HTTP request and socket handshake, in order. */
   readonly requests: RequestRecord[] = [];
@@ -177,14 +176,16 @@ export class WebexEmulator extends EventEmitter {
   readonly pings: PingRecord[] = [];
   readonly acks: AckRecord[] = [];
   readonly deliveries: DeliveryRecord[] = [];
+  /** Every event sent to a person's devices: `{ personUuid, data }` (data.activity for conversation activities). */
+  readonly events: Array<{ readonly personUuid: string; readonly data: Record<string, unknown> }> = [];
 
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly live = new Set<LiveConnection>();
   private readonly faults: ActiveFault[] = [];
   private readonly holds: Hold[] = [];
-  private readonly latencies: Array<{ route: Route; ms: number }> = [];
-  private readonly orgUuid = newUuid();
+  private readonly latencies: Array<{ route: Route; ms: number | (() => number) }> = [];
+  private ignoreAcks = false;
   private readonly authTimeout: number;
   /** Requests waiting on a {@link hold} now. */
   heldRequests = 0;
@@ -202,6 +203,16 @@ export class WebexEmulator extends EventEmitter {
     this.url = `http://${host}:${port}`;
     this.wdmUrl = `${this.url}/wdm/api/v1/devices`;
     this.apiUrl = `${this.url}/v1`;
+    this.u2cUrl = `${this.url}/u2c/api/v1`;
+    this.clusterId = options.clusterId ?? 'urn:TEAM:us-east-2_a';
+    this.world = new World(
+      this.clusterId,
+      (roomUuid) => `${this.url}/conversation/api/v1/conversations/${roomUuid}`,
+      (recipients, activity) => {
+        for (const personUuid of recipients) this.sendEvent(personUuid, { eventType: 'conversation.activity', activity });
+      },
+      (message) => this.emitChange('message', message),
+    );
     this.wss = new WebSocketServer({ noServer: true });
     server.on('request', (req, res) => void this.onRequest(req, res));
     server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket as Socket, head));
@@ -219,8 +230,8 @@ export class WebexEmulator extends EventEmitter {
   }
 
   /** The options a SparkBot needs to talk to this emulator (add `token`). */
-  botOptions(): { wdmUrl: string; apiUrl: string; allowInsecure: true } {
-    return { wdmUrl: this.wdmUrl, apiUrl: this.apiUrl, allowInsecure: true };
+  botOptions(): { wdmUrl: string; apiUrl: string; u2cUrl: string; allowInsecure: true } {
+    return { wdmUrl: this.wdmUrl, apiUrl: this.apiUrl, u2cUrl: this.u2cUrl, allowInsecure: true };
   }
 
   /** Closes every socket and the server. */
@@ -233,81 +244,43 @@ export class WebexEmulator extends EventEmitter {
 
   // ---------------------------------------------------------------- people, rooms, messages
 
+  get people(): Map<string, EmulatedPerson> {
+    return this.world.people;
+  }
+
+  get rooms(): Map<string, EmulatedRoom> {
+    return this.world.rooms;
+  }
+
+  get messages(): Map<string, EmulatedMessage> {
+    return this.world.messages;
+  }
+
   /** A person; `token` defaults to a fresh random one. */
   createUser(init: { displayName: string; email?: string; token?: string }): EmulatedPerson {
-    return this.createPerson({ ...init, type: 'person' });
+    return this.world.createPerson({ ...init, type: 'person' });
   }
 
-  /** A bot; `token` defaults to a fresh random one. */
+  /** A bot (email `…@webex.bot`); `token` defaults to a fresh random one. */
   createBot(init: { displayName: string; email?: string; token?: string }): EmulatedPerson {
-    return this.createPerson({ ...init, type: 'bot' });
+    return this.world.createPerson({ ...init, type: 'bot' });
   }
 
-  private createPerson(init: { displayName: string; email?: string; token?: string; type: 'person' | 'bot' }): EmulatedPerson {
-    const uuid = newUuid();
-    const slug = init.displayName.toLowerCase().replace(/[^a-z0-9]+/g, '.').replace(/^\.|\.$/g, '') || 'someone';
-    const person: EmulatedPerson = {
-      uuid,
-      id: hydra('PEOPLE', uuid),
-      displayName: init.displayName,
-      email: init.email ?? (init.type === 'bot' ? `${slug}@webex.bot` : `${slug}@example.com`),
-      type: init.type,
-      token: init.token ?? newToken(this.orgUuid),
-      orgId: this.orgUuid,
-      created: now(),
-    };
-    this.people.set(uuid, person);
-    return person;
-  }
-
-  /** A group room with the given members (the first is its creator). */
-  createRoom(init: { title: string; members: readonly EmulatedPerson[] }): EmulatedRoom {
-    const creator = init.members[0];
-    if (!creator) throw new TypeError('a room needs at least one member');
-    const room = this.newRoom('group', init.title, creator.uuid);
-    for (const member of init.members) this.addMembership(room, member.uuid);
-    return room;
+  /** A group room: the first member creates it (`create`) and adds the others (`add` each). */
+  createRoom(init: { title: string; members: readonly EmulatedPerson[]; team?: EmulatedTeam }): EmulatedRoom {
+    return this.world.createRoom({ title: init.title, members: init.members, ...(init.team ? { teamUuid: init.team.uuid } : {}) });
   }
 
   /** The direct (1:1) room of two people, created on first use. */
   directRoom(a: EmulatedPerson, b: EmulatedPerson): EmulatedRoom {
-    for (const room of this.rooms.values()) {
-      if (room.type === 'direct' && room.members.has(a.uuid) && room.members.has(b.uuid)) return room;
-    }
-    const room = this.newRoom('direct', b.displayName, a.uuid);
-    this.addMembership(room, a.uuid);
-    this.addMembership(room, b.uuid);
-    return room;
-  }
-
-  private newRoom(type: 'direct' | 'group', title: string, creatorUuid: string): EmulatedRoom {
-    const uuid = newUuid();
-    const created = now();
-    const room: EmulatedRoom = {
-      uuid,
-      id: hydra('ROOM', uuid),
-      title,
-      type,
-      members: new Set(),
-      moderators: new Set(),
-      isLocked: false,
-      creatorUuid,
-      created,
-      lastActivity: created,
-    };
-    this.rooms.set(uuid, room);
-    return room;
-  }
-
-  private addMembership(room: EmulatedRoom, personUuid: string): void {
-    room.members.add(personUuid);
-    this.memberships.set(`${personUuid}:${room.uuid}`, now());
+    return this.world.directRoom(a, b);
   }
 
   /**
    * Posts a message as `from`, as a Webex client would: stores it and sends a
    * `conversation.activity` (verb `post`) to the devices of every member of the room, the
-   * author's included. Give `roomId` (or `room`) for a room, or `toPerson` for a direct message.
+   * author's included. Give `room` (or `roomId`) for a room, or `toPerson` for a direct message;
+   * `parentId` to reply in a thread; `mentions` to mention people (group rooms).
    */
   postMessage(init: {
     from: EmulatedPerson;
@@ -318,65 +291,74 @@ export class WebexEmulator extends EventEmitter {
     toPerson?: EmulatedPerson;
     parentId?: string;
     mentions?: readonly EmulatedPerson[];
+    attachments?: unknown[];
   }): Record<string, unknown> {
-    const room = init.room ?? (init.roomId ? this.findRoom(init.roomId) : undefined) ?? (init.toPerson ? this.directRoom(init.from, init.toPerson) : undefined);
-    if (!room) throw new TypeError('postMessage needs room, roomId or toPerson');
-    return this.createMessage(init.from, room, {
+    const room = this.roomFor(init);
+    const message = this.world.createMessage(init.from, room, {
       text: init.text,
       markdown: init.markdown,
       parentId: init.parentId,
-      mentionedPeople: init.mentions?.map((p) => p.uuid),
+      mentionedPeople: init.mentions?.map((p) => p.id),
+      attachments: init.attachments,
     });
+    return this.world.messageJson(message);
   }
 
-  private createMessage(
-    author: EmulatedPerson,
-    room: EmulatedRoom,
-    body: { text?: string | undefined; markdown?: string | undefined; parentId?: string | undefined; mentionedPeople?: string[] | undefined; files?: string[] | undefined; attachments?: unknown[] | undefined },
-  ): Record<string, unknown> {
-    if (!room.members.has(author.uuid)) throw new HttpProblem(403, 'The author is not a member of the room.');
-    if (body.text === undefined && body.markdown === undefined && body.files === undefined && body.attachments === undefined) {
-      throw new HttpProblem(400, 'A message needs text, markdown, files or attachments.');
-    }
-    let parentUuid: string | undefined;
-    if (body.parentId !== undefined) {
-      parentUuid = uuidIn(body.parentId, 'MESSAGE');
-      const parent = parentUuid ? this.messages.get(parentUuid) : undefined;
-      if (!parent || parent.roomUuid !== room.uuid) throw new HttpProblem(400, 'parentId does not name a message of this room.');
-    }
-    const uuid = newUuid();
-    const message: EmulatedMessage = {
-      uuid,
-      id: hydra('MESSAGE', uuid),
-      roomUuid: room.uuid,
-      personUuid: author.uuid,
-      ...(body.text === undefined ? {} : { text: body.text }),
-      ...(body.markdown === undefined ? {} : { markdown: body.markdown }),
-      ...(parentUuid === undefined ? {} : { parentUuid }),
-      ...(body.mentionedPeople === undefined ? {} : { mentionedPeople: body.mentionedPeople }),
-      ...(body.files === undefined ? {} : { files: body.files }),
-      ...(body.attachments === undefined ? {} : { attachments: body.attachments }),
-      created: now(),
-    };
-    this.messages.set(uuid, message);
-    room.lastActivity = message.created;
-    const activity = {
-      id: uuid,
-      verb: 'post',
-      published: message.created,
-      actor: { id: author.uuid, entryUUID: author.uuid, emailAddress: author.email, displayName: author.displayName, type: 'PERSON', objectType: 'person' },
-      object: { id: uuid, objectType: 'comment', displayName: message.text ?? '', ...(message.markdown ? { content: message.markdown } : {}) },
-      target: { id: room.uuid, objectType: 'conversation', url: `${this.url}/conversation/api/v1/conversations/${room.uuid}`, tags: room.type === 'direct' ? ['ONE_ON_ONE'] : [] },
-      ...(parentUuid === undefined ? {} : { parent: { id: parentUuid, type: 'reply' } }),
-    };
-    this.sendActivity(room, activity);
-    this.emitChange('message', message);
-    return messageJson(message, room, author);
+  /** Shares files as `from` (verb `share`); with `scan: 'pending'` they stay 'unchecked' until {@link finishScan}. */
+  shareFile(init: { from: EmulatedPerson; room?: EmulatedRoom; toPerson?: EmulatedPerson; text?: string; files: readonly string[]; scan?: 'safe' | 'pending' }): Record<string, unknown> {
+    const room = this.roomFor(init);
+    const state = init.scan === 'pending' ? 'unchecked' : 'safe';
+    const message = this.world.createMessage(init.from, room, { text: init.text ?? '', shared: init.files.map((name) => ({ name, malwareQuarantineState: state })) });
+    return this.world.messageJson(message);
   }
 
-  /** Sends a `conversation.activity` to the devices of every member of `room`. */
-  sendActivity(room: EmulatedRoom, activity: Record<string, unknown>): void {
-    for (const memberUuid of room.members) this.sendEvent(memberUuid, { eventType: 'conversation.activity', activity });
+  /** The scan of a shared file ends: `update` of its content with the verdict. */
+  finishScan(messageId: string, verdict: 'safe' | 'infected'): void {
+    this.world.finishScan(this.world.findMessage(messageId), verdict);
+  }
+
+  /** `by` submits the card of message `messageId` (verb `cardAction`). */
+  submitCard(init: { by: EmulatedPerson; messageId: string; inputs: Record<string, unknown> }): Record<string, unknown> {
+    const action: EmulatedAction = this.world.submitCard(this.world.findMessage(init.messageId), init.by, init.inputs);
+    return this.world.actionJson(action);
+  }
+
+  addMember(room: EmulatedRoom, person: EmulatedPerson, by: EmulatedPerson): void {
+    this.world.addMember(room, person, by);
+  }
+
+  removeMember(room: EmulatedRoom, person: EmulatedPerson, by?: EmulatedPerson): void {
+    this.world.removeMember(room, person, by);
+  }
+
+  setModerator(room: EmulatedRoom, person: EmulatedPerson, isModerator: boolean, by: EmulatedPerson): void {
+    this.world.setModerator(room, person, isModerator, by);
+  }
+
+  setLocked(room: EmulatedRoom, locked: boolean, by: EmulatedPerson): void {
+    this.world.setLocked(room, locked, by);
+  }
+
+  renameRoom(room: EmulatedRoom, title: string, by: EmulatedPerson): void {
+    this.world.rename(room, title, by);
+  }
+
+  deleteMessage(messageId: string, by: EmulatedPerson): void {
+    this.world.deleteMessage(this.world.findMessage(messageId), by);
+  }
+
+  acknowledge(messageId: string, by: EmulatedPerson): void {
+    this.world.acknowledge(this.world.findMessage(messageId), by);
+  }
+
+  createTeam(name: string, creator: EmulatedPerson): EmulatedTeam {
+    return this.world.createTeam(name, creator);
+  }
+
+  private roomFor(init: { from: EmulatedPerson; room?: EmulatedRoom; roomId?: string; toPerson?: EmulatedPerson }): EmulatedRoom {
+    const room = init.room ?? (init.roomId ? this.world.findRoom(init.roomId) : undefined) ?? (init.toPerson ? this.world.directRoom(init.from, init.toPerson) : undefined);
+    if (!room) throw new TypeError('give room, roomId or toPerson');
+    return room;
   }
 
   /**
@@ -384,6 +366,7 @@ export class WebexEmulator extends EventEmitter {
    * device acks it, and is delivered again to the next socket of that device until then.
    */
   sendEvent(personUuid: string, data: Record<string, unknown>): void {
+    this.events.push({ personUuid, data });
     for (const device of this.devices.values()) {
       if (device.ownerUuid !== personUuid) continue;
       const envelope: Record<string, unknown> = { id: randomUUID(), data, filterMessage: false };
@@ -423,12 +406,22 @@ export class WebexEmulator extends EventEmitter {
     for (const go of hold.waiting.splice(0)) go();
   }
 
-  /** Adds `ms` of latency to every request of `route`; 0 removes it. */
-  setLatency(route: string, ms: number): void {
+  /** Leaves query parameter `name` out of the `next` links of list answers (a known Webex quirk). */
+  dropQueryParamInNextLinks(name: string): void {
+    this.droppedNextParams.add(name);
+  }
+
+  /** Adds latency to every request of `route`: `ms`, or a function drawing it per request; 0 removes it. */
+  setLatency(route: string, ms: number | (() => number)): void {
     const parsed = parseRoute(route);
     const existing = this.latencies.findIndex((l) => l.route.method === parsed.method && l.route.pattern.source === parsed.pattern.source);
     if (existing >= 0) this.latencies.splice(existing, 1);
-    if (ms > 0) this.latencies.push({ route: parsed, ms });
+    if (typeof ms === 'function' || ms > 0) this.latencies.push({ route: parsed, ms });
+  }
+
+  /** normal: acks remove envelopes from redelivery; ignore: acks are recorded but lost, as if they never arrived. */
+  setAckMode(mode: 'normal' | 'ignore'): void {
+    this.ignoreAcks = mode === 'ignore';
   }
 
   /** normal: answer pings; ignore: never answer; mismatch: answer with another id. */
@@ -525,11 +518,12 @@ export class WebexEmulator extends EventEmitter {
     const url = new URL(req.url ?? '/', this.url);
     const path = url.pathname;
     const person = this.personOf(req.headers.authorization);
+    const startedAt = Date.now();
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       const trackingId = `EMU_${randomUUID()}`;
       res.writeHead(status, { trackingid: trackingId, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
       res.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
-      this.requests.push({ method, path, status, at: Date.now(), personUuid: person?.uuid });
+      this.requests.push({ method, path, status, startedAt, at: Date.now(), personUuid: person?.uuid });
       this.emitChange('request', { method, path, status });
     };
     try {
@@ -555,13 +549,12 @@ export class WebexEmulator extends EventEmitter {
   private personOf(authorization: string | undefined): EmulatedPerson | undefined {
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
     if (!token) return undefined;
-    for (const person of this.people.values()) if (person.token === token) return person;
-    return undefined;
+    return this.world.personByToken(token);
   }
 
   private async delay(method: string, path: string): Promise<void> {
     const latency = this.latencies.find((l) => routeMatches(l.route, method, path));
-    if (latency) await new Promise((resolve) => setTimeout(resolve, latency.ms));
+    if (latency) await new Promise((resolve) => setTimeout(resolve, typeof latency.ms === 'function' ? latency.ms() : latency.ms));
     const hold = this.holds.find((h) => !h.released && routeMatches(h.route, method, path));
     if (hold) {
       this.heldRequests += 1;
@@ -593,7 +586,10 @@ export class WebexEmulator extends EventEmitter {
     const me = requirePerson(person);
     if (method === 'GET' && path === '/u2c/api/v1/catalog') return [200, this.catalog()];
     if (path.startsWith('/wdm/api/v1/devices')) return this.routeDevices(method, path, query, me, body);
-    if (path.startsWith('/v1/')) return this.routeRest(method, path.slice(3), query, me, body);
+    if (path.startsWith('/v1/')) {
+      const answer = routeRest({ world: this.world, apiUrl: this.apiUrl, droppedNextParams: this.droppedNextParams }, method, path.slice(3), query, me, body);
+      return answer === undefined ? undefined : [answer.status, answer.body, answer.headers];
+    }
     return undefined;
   }
 
@@ -602,7 +598,7 @@ export class WebexEmulator extends EventEmitter {
     return {
       format: 'hostmap',
       serviceLinks: { wdm: `${this.url}/wdm/api/v1`, metrics: `${this.url}/metrics/api/v1`, hydra: `${this.url}/v1`, u2c: `${this.url}/u2c/api/v1` },
-      hostCatalog: { [host]: [{ host, id: 'urn:TEAM:us-east-2_a:wdm', priority: 1, ttl: -1 }] },
+      hostCatalog: { [host]: ['wdm', 'conversation', 'hydra'].map((service, i) => ({ host, id: `${this.clusterId}:${service}`, priority: i + 1, ttl: -1 })) },
     };
   }
 
@@ -676,125 +672,11 @@ export class WebexEmulator extends EventEmitter {
       url: device.url,
       webSocketUrl: device.webSocketUrl,
       userId: device.ownerUuid,
-      orgId: this.orgUuid,
+      orgId: this.world.orgUuid,
       creationTime: device.creationTime,
       modificationTime: device.modificationTime,
       features: { developer: [], entitlement: [], user: [] },
     };
-  }
-
-  private routeRest(
-    method: string,
-    path: string,
-    query: URLSearchParams,
-    me: EmulatedPerson,
-    body: Record<string, unknown> | undefined,
-  ): [number, unknown?] | undefined {
-    const [resource, rawId, ...extra] = path.split('/').filter(Boolean);
-    const id = rawId === undefined ? undefined : decodeURIComponent(rawId);
-    if (extra.length > 0) return undefined;
-    switch (resource) {
-      case 'people':
-        if (method === 'GET' && id === 'me') return [200, personJson(me)];
-        if (method === 'GET' && id !== undefined) return [200, personJson(this.findPerson(id))];
-        if (method === 'GET') {
-          const email = query.get('email');
-          const items = [...this.people.values()].filter((p) => email === null || p.email === email).map(personJson);
-          return [200, { items }];
-        }
-        return undefined;
-      case 'messages':
-        if (method === 'POST' && id === undefined) return [200, this.createMessageFromRest(me, body ?? {})];
-        if (method === 'GET' && id !== undefined) return [200, this.messageFor(me, id)];
-        if (method === 'DELETE' && id !== undefined) {
-          const message = this.findMessage(id);
-          if (message.personUuid !== me.uuid) throw new HttpProblem(403, 'Only the author may delete a message.');
-          this.messages.delete(message.uuid);
-          return [204];
-        }
-        if (method === 'GET') {
-          const room = this.findRoom(query.get('roomId') ?? '', me);
-          const items = [...this.messages.values()].filter((m) => m.roomUuid === room.uuid).reverse().map((m) => this.messageFor(me, m.id));
-          return [200, { items }];
-        }
-        return undefined;
-      case 'rooms':
-        if (method === 'GET' && id !== undefined) return [200, roomJson(this.findRoom(id, me))];
-        if (method === 'GET') return [200, { items: [...this.rooms.values()].filter((r) => r.members.has(me.uuid)).map(roomJson) }];
-        if (method === 'POST') {
-          const title = typeof body?.title === 'string' ? body.title : 'Untitled';
-          return [200, roomJson(this.createRoom({ title, members: [me] }))];
-        }
-        return undefined;
-      case 'memberships':
-        if (method === 'GET' && id === undefined) return [200, { items: this.listMemberships(me, query) }];
-        return undefined;
-      default:
-        return undefined;
-    }
-  }
-
-  private createMessageFromRest(me: EmulatedPerson, body: Record<string, unknown>): Record<string, unknown> {
-    const str = (key: string): string | undefined => (typeof body[key] === 'string' ? (body[key] as string) : undefined);
-    let room: EmulatedRoom;
-    const roomId = str('roomId');
-    const toPersonId = str('toPersonId');
-    const toPersonEmail = str('toPersonEmail');
-    if (roomId !== undefined) room = this.findRoom(roomId, me);
-    else if (toPersonId !== undefined) room = this.directRoom(me, this.findPerson(toPersonId));
-    else if (toPersonEmail !== undefined) {
-      const target = [...this.people.values()].find((p) => p.email === toPersonEmail);
-      if (!target) throw new HttpProblem(404, `No person with email ${toPersonEmail}.`);
-      room = this.directRoom(me, target);
-    } else throw new HttpProblem(400, 'A message needs roomId, toPersonId or toPersonEmail.');
-    const files = Array.isArray(body.files) ? body.files.filter((f): f is string => typeof f === 'string') : undefined;
-    const attachments = Array.isArray(body.attachments) ? (body.attachments as unknown[]) : undefined;
-    return this.createMessage(me, room, { text: str('text'), markdown: str('markdown'), parentId: str('parentId'), files, attachments });
-  }
-
-  private messageFor(me: EmulatedPerson, id: string): Record<string, unknown> {
-    const message = this.findMessage(id);
-    const room = this.rooms.get(message.roomUuid);
-    const author = this.people.get(message.personUuid);
-    if (!room || !author || !room.members.has(me.uuid)) throw new HttpProblem(404, 'Message not found.');
-    return messageJson(message, room, author);
-  }
-
-  private listMemberships(me: EmulatedPerson, query: URLSearchParams): Record<string, unknown>[] {
-    const roomId = query.get('roomId');
-    const personId = query.get('personId');
-    const personEmail = query.get('personEmail');
-    const items: Record<string, unknown>[] = [];
-    for (const room of this.rooms.values()) {
-      if (!room.members.has(me.uuid)) continue;
-      if (roomId !== null && uuidIn(roomId, 'ROOM') !== room.uuid) continue;
-      for (const memberUuid of room.members) {
-        const member = this.people.get(memberUuid);
-        if (!member) continue;
-        if (personId !== null && uuidIn(personId, 'PEOPLE') !== member.uuid) continue;
-        if (personEmail !== null && member.email !== personEmail) continue;
-        items.push(membershipJson(room, member, this.memberships.get(`${member.uuid}:${room.uuid}`) ?? room.created));
-      }
-    }
-    return items;
-  }
-
-  private findPerson(id: string): EmulatedPerson {
-    const person = this.people.get(uuidIn(id, 'PEOPLE') ?? '');
-    if (!person) throw new HttpProblem(404, 'Person not found.');
-    return person;
-  }
-
-  private findRoom(id: string, member?: EmulatedPerson): EmulatedRoom {
-    const room = this.rooms.get(uuidIn(id, 'ROOM') ?? '');
-    if (!room || (member && !room.members.has(member.uuid))) throw new HttpProblem(404, 'Room not found.');
-    return room;
-  }
-
-  private findMessage(id: string): EmulatedMessage {
-    const message = this.messages.get(uuidIn(id, 'MESSAGE') ?? '');
-    if (!message) throw new HttpProblem(404, 'Message not found.');
-    return message;
   }
 
   // ---------------------------------------------------------------- Mercury
@@ -806,7 +688,7 @@ export class WebexEmulator extends EventEmitter {
       const lines = [`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 429 ? 'Too Many Requests' : 'Error'}`, 'Connection: close', 'Content-Length: 0'];
       for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
       socket.end(`${lines.join('\r\n')}\r\n\r\n`);
-      this.requests.push({ method: 'WS', path, status, at: Date.now(), personUuid: undefined });
+      this.requests.push({ method: 'WS', path, status, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
       this.emitChange('request', { method: 'WS', path, status });
     };
     socket.on('error', () => undefined);
@@ -823,7 +705,7 @@ export class WebexEmulator extends EventEmitter {
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.requests.push({ method: 'WS', path, status: 101, at: Date.now(), personUuid: undefined });
+      this.requests.push({ method: 'WS', path, status: 101, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
       this.onConnection(ws, socket, device, `${path}${url.search}`);
     });
   }
@@ -892,7 +774,7 @@ export class WebexEmulator extends EventEmitter {
       }
       case 'ack': {
         const messageId = typeof frame.messageId === 'string' ? frame.messageId : '';
-        device.pending.delete(messageId);
+        if (!this.ignoreAcks) device.pending.delete(messageId);
         this.acks.push({ connectionId: record.id, messageId, at: Date.now() });
         this.emitChange('ack', record);
         return;
@@ -917,17 +799,6 @@ export class WebexEmulator extends EventEmitter {
     this.emitChange('ready', conn.record);
     for (const envelope of [...device.pending.values()]) this.deliver(conn, envelope, true);
   }
-}
-
-/**
- * The uuid of a Hydra id of the given type, as the real API reads ids: a bare uuid, another type or
- * another cluster names nothing. PEOPLE and ORGANIZATION ids are always in the `us` cluster.
- */
-function uuidIn(id: string, type: string): string | undefined {
-  const parsed = parseHydraId(id);
-  if (!parsed || parsed.type !== type) return undefined;
-  const cluster = type === 'PEOPLE' || type === 'ORGANIZATION' ? 'us' : EMULATOR_CLUSTER;
-  return parsed.cluster === cluster ? parsed.uuid : undefined;
 }
 
 function requirePerson(person: EmulatedPerson | undefined): EmulatedPerson {

@@ -1,11 +1,10 @@
 /**
- * The emulator's world: people (users and bots, each with a token), rooms, memberships, messages
- * and WDM devices. Plain data with Hydra ids, shaped like the public REST API's answers.
+ * The emulator's world: people (users and bots, each with a token), rooms, memberships, messages,
+ * teams, webhooks, card submits and file shares, with Hydra ids, shaped like the public REST API's
+ * answers. Every change a Webex client would see is announced as a `conversation.activity`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { buildHydraId, type HydraType } from '../protocol/ids.js';
-
-export const EMULATOR_CLUSTER = 'us';
+import { buildHydraId, hydraClusterOf, parseHydraId, type HydraType } from '../protocol/ids.js';
 
 export interface EmulatedPerson {
   readonly uuid: string;
@@ -30,7 +29,14 @@ export interface EmulatedRoom {
   isLocked: boolean;
   readonly creatorUuid: string;
   readonly created: string;
+  teamUuid?: string;
   lastActivity: string;
+}
+
+export interface EmulatedFile {
+  readonly name: string;
+  /** 'unchecked' while Webex scans it, then 'safe' or 'infected'. */
+  malwareQuarantineState: 'unchecked' | 'safe' | 'infected';
 }
 
 export interface EmulatedMessage {
@@ -40,10 +46,13 @@ export interface EmulatedMessage {
   readonly personUuid: string;
   readonly text?: string;
   readonly markdown?: string;
+  readonly html?: string;
   readonly parentUuid?: string;
   readonly mentionedPeople?: readonly string[];
   readonly files?: readonly string[];
   readonly attachments?: readonly unknown[];
+  /** Files shared with a `share` activity, with their scan state. */
+  readonly shared?: readonly EmulatedFile[];
   readonly created: string;
 }
 
@@ -59,80 +68,483 @@ export interface EmulatedDevice {
   readonly pending: Map<string, Record<string, unknown>>;
 }
 
-export const hydra = (type: HydraType, uuid: string): string => buildHydraId(type, uuid, EMULATOR_CLUSTER);
+export interface EmulatedTeam {
+  readonly uuid: string;
+  name: string;
+  description?: string;
+  readonly creatorUuid: string;
+  readonly members: Set<string>;
+  readonly moderators: Set<string>;
+  readonly created: string;
+}
+
+export interface EmulatedAction {
+  readonly uuid: string;
+  readonly messageUuid: string;
+  readonly personUuid: string;
+  readonly roomUuid: string;
+  readonly inputs: Record<string, unknown>;
+  readonly created: string;
+}
+
+export interface EmulatedWebhook {
+  readonly uuid: string;
+  readonly ownerUuid: string;
+  name: string;
+  targetUrl: string;
+  readonly resource: string;
+  readonly event: string;
+  filter?: string;
+  secret?: string;
+  readonly created: string;
+}
+
+/** An error the REST layer turns into an HTTP answer. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export const now = (): string => new Date().toISOString();
+export const newUuid = (): string => randomUUID();
 
-export function newToken(orgId: string): string {
-  // `<secret>_<cluster>_<orgId>`: the shape the official SDK derives an org id from (protocol §10.1).
-  return `${randomBytes(24).toString('hex')}_P0A1_${orgId}`;
-}
+export class World {
+  readonly people = new Map<string, EmulatedPerson>();
+  readonly rooms = new Map<string, EmulatedRoom>();
+  readonly messages = new Map<string, EmulatedMessage>();
+  readonly teams = new Map<string, EmulatedTeam>();
+  readonly actions = new Map<string, EmulatedAction>();
+  readonly webhooks = new Map<string, EmulatedWebhook>();
+  /** `${personUuid}:${roomUuid}` -> when the membership was created. */
+  readonly memberships = new Map<string, string>();
+  readonly orgUuid = newUuid();
+  /** The hydra cluster string of the conversation objects (rooms, messages, memberships…). */
+  readonly cluster: string;
 
-export function personJson(person: EmulatedPerson): Record<string, unknown> {
-  const [firstName, ...rest] = person.displayName.split(' ');
-  return {
-    id: person.id,
-    emails: [person.email],
-    phoneNumbers: [],
-    displayName: person.displayName,
-    nickName: firstName,
-    firstName,
-    lastName: rest.join(' '),
-    orgId: hydra('ORGANIZATION', person.orgId),
-    created: person.created,
-    lastModified: person.created,
-    type: person.type,
-  };
-}
+  constructor(
+    clusterId: string,
+    private readonly conversationUrl: (roomUuid: string) => string,
+    /** Called for every activity: deliver it to the devices of these people. */
+    private readonly announce: (recipients: Iterable<string>, activity: Record<string, unknown>) => void,
+    /** Called after a message is created. */
+    private readonly onMessage: (message: EmulatedMessage) => void = () => undefined,
+  ) {
+    this.cluster = hydraClusterOf(clusterId);
+  }
 
-export function roomJson(room: EmulatedRoom): Record<string, unknown> {
-  return {
-    id: room.id,
-    title: room.title,
-    type: room.type,
-    isLocked: room.isLocked,
-    lastActivity: room.lastActivity,
-    creatorId: hydra('PEOPLE', room.creatorUuid),
-    created: room.created,
-  };
-}
+  hydra(type: HydraType, uuid: string): string {
+    return buildHydraId(type, uuid, type === 'PEOPLE' || type === 'ORGANIZATION' ? 'us' : this.cluster);
+  }
 
-export function membershipId(personUuid: string, roomUuid: string): string {
-  return hydra('MEMBERSHIP', `${personUuid}:${roomUuid}`);
-}
+  /**
+   * The uuid of a Hydra id of the given type, as the real API reads ids: a bare uuid, another type
+   * or another cluster names nothing.
+   */
+  uuidIn(id: string, type: HydraType): string | undefined {
+    const parsed = parseHydraId(id);
+    if (!parsed || parsed.type !== type) return undefined;
+    const cluster = type === 'PEOPLE' || type === 'ORGANIZATION' ? 'us' : this.cluster;
+    return parsed.cluster === cluster ? parsed.uuid : undefined;
+  }
 
-export function membershipJson(room: EmulatedRoom, person: EmulatedPerson, created: string): Record<string, unknown> {
-  return {
-    id: membershipId(person.uuid, room.uuid),
-    roomId: room.id,
-    roomType: room.type,
-    personId: person.id,
-    personEmail: person.email,
-    personDisplayName: person.displayName,
-    personOrgId: hydra('ORGANIZATION', person.orgId),
-    isModerator: room.moderators.has(person.uuid),
-    isMonitor: false,
-    created,
-  };
-}
+  // ---------------------------------------------------------------- people
 
-export function messageJson(message: EmulatedMessage, room: EmulatedRoom, author: EmulatedPerson): Record<string, unknown> {
-  return {
-    id: message.id,
-    roomId: room.id,
-    roomType: room.type,
-    ...(message.text === undefined ? {} : { text: message.text }),
-    ...(message.markdown === undefined ? {} : { markdown: message.markdown }),
-    ...(message.parentUuid === undefined ? {} : { parentId: hydra('MESSAGE', message.parentUuid) }),
-    ...(message.files === undefined ? {} : { files: message.files }),
-    ...(message.attachments === undefined ? {} : { attachments: message.attachments }),
-    personId: author.id,
-    personEmail: author.email,
-    ...(message.mentionedPeople === undefined ? {} : { mentionedPeople: message.mentionedPeople.map((uuid) => hydra('PEOPLE', uuid)) }),
-    created: message.created,
-  };
-}
+  createPerson(init: { displayName: string; email?: string; token?: string; type: 'person' | 'bot' }): EmulatedPerson {
+    const uuid = newUuid();
+    const slug = init.displayName.toLowerCase().replace(/[^a-z0-9]+/g, '.').replace(/^\.|\.$/g, '') || 'someone';
+    const person: EmulatedPerson = {
+      uuid,
+      id: this.hydra('PEOPLE', uuid),
+      displayName: init.displayName,
+      email: init.email ?? (init.type === 'bot' ? `${slug}@webex.bot` : `${slug}@example.com`),
+      type: init.type,
+      // `<secret>_<cluster>_<orgId>`: the shape the official SDK derives an org id from (protocol §10.1).
+      token: init.token ?? `${randomBytes(24).toString('hex')}_P0A1_${this.orgUuid}`,
+      orgId: this.orgUuid,
+      created: now(),
+    };
+    this.people.set(uuid, person);
+    return person;
+  }
 
-export function newUuid(): string {
-  return randomUUID();
+  personByToken(token: string): EmulatedPerson | undefined {
+    for (const person of this.people.values()) if (person.token === token) return person;
+    return undefined;
+  }
+
+  findPerson(id: string): EmulatedPerson {
+    const person = this.people.get(this.uuidIn(id, 'PEOPLE') ?? '');
+    if (!person) throw new HttpProblem(404, 'Person not found.');
+    return person;
+  }
+
+  personByEmail(email: string): EmulatedPerson {
+    const person = [...this.people.values()].find((p) => p.email === email);
+    if (!person) throw new HttpProblem(404, `No person with email ${email}.`);
+    return person;
+  }
+
+  // ---------------------------------------------------------------- rooms and memberships
+
+  /** A group room; `members[0]` creates it with the others in it. Announces `create` to all of them. */
+  createRoom(init: { title: string; members: readonly EmulatedPerson[]; teamUuid?: string }): EmulatedRoom {
+    const [creator] = init.members;
+    if (!creator) throw new TypeError('a room needs at least one member');
+    const room = this.newRoom('group', init.title, creator.uuid);
+    if (init.teamUuid !== undefined) room.teamUuid = init.teamUuid;
+    for (const member of init.members) this.join(room, member.uuid);
+    this.announceIn(room, creator, 'create', {
+      id: room.uuid,
+      objectType: 'conversation',
+      displayName: room.title,
+      participants: { items: init.members.map((member) => this.personObject(member)) },
+    });
+    return room;
+  }
+
+  /** The direct (1:1) room of two people, created on first use (silently, as Webex does). */
+  directRoom(a: EmulatedPerson, b: EmulatedPerson): EmulatedRoom {
+    for (const room of this.rooms.values()) {
+      if (room.type === 'direct' && room.members.has(a.uuid) && room.members.has(b.uuid)) return room;
+    }
+    const room = this.newRoom('direct', b.displayName, a.uuid);
+    this.join(room, a.uuid);
+    this.join(room, b.uuid);
+    return room;
+  }
+
+  private newRoom(type: 'direct' | 'group', title: string, creatorUuid: string): EmulatedRoom {
+    const uuid = newUuid();
+    const created = now();
+    const room: EmulatedRoom = { uuid, id: this.hydra('ROOM', uuid), title, type, members: new Set(), moderators: new Set(), isLocked: false, creatorUuid, created, lastActivity: created };
+    this.rooms.set(uuid, room);
+    return room;
+  }
+
+  private join(room: EmulatedRoom, personUuid: string): void {
+    room.members.add(personUuid);
+    this.memberships.set(`${personUuid}:${room.uuid}`, now());
+  }
+
+  findRoom(id: string, member?: EmulatedPerson): EmulatedRoom {
+    const room = this.rooms.get(this.uuidIn(id, 'ROOM') ?? '');
+    if (!room || (member && !room.members.has(member.uuid))) throw new HttpProblem(404, 'Room not found.');
+    return room;
+  }
+
+  /** Adds `person` to `room` as `by` did; announces `add` to the members, the new one included. */
+  addMember(room: EmulatedRoom, person: EmulatedPerson, by: EmulatedPerson): void {
+    if (room.type === 'direct') throw new HttpProblem(400, 'Direct rooms have no memberships to add.');
+    if (room.members.has(person.uuid)) throw new HttpProblem(409, 'The person is already a member.');
+    this.join(room, person.uuid);
+    this.announceIn(room, by, 'add', this.personObject(person));
+  }
+
+  /** Removes `person` from `room` (by themselves or by `by`); announces `leave` to the members, the leaver included. */
+  removeMember(room: EmulatedRoom, person: EmulatedPerson, by: EmulatedPerson = person): void {
+    if (!room.members.has(person.uuid)) throw new HttpProblem(404, 'Membership not found.');
+    const recipients = new Set(room.members);
+    room.members.delete(person.uuid);
+    room.moderators.delete(person.uuid);
+    this.memberships.delete(`${person.uuid}:${room.uuid}`);
+    this.announce(recipients, this.activity(room, by, 'leave', this.personObject(person)));
+  }
+
+  setModerator(room: EmulatedRoom, person: EmulatedPerson, isModerator: boolean, by: EmulatedPerson): void {
+    if (!room.members.has(person.uuid)) throw new HttpProblem(404, 'Membership not found.');
+    if (isModerator) room.moderators.add(person.uuid);
+    else room.moderators.delete(person.uuid);
+    this.announceIn(room, by, isModerator ? 'assignModerator' : 'unassignModerator', this.personObject(person));
+  }
+
+  setLocked(room: EmulatedRoom, locked: boolean, by: EmulatedPerson): void {
+    room.isLocked = locked;
+    this.announceIn(room, by, locked ? 'lock' : 'unlock', { id: room.uuid, objectType: 'conversation' });
+  }
+
+  rename(room: EmulatedRoom, title: string, by: EmulatedPerson): void {
+    room.title = title;
+    this.announceIn(room, by, 'update', { id: room.uuid, objectType: 'conversation', displayName: title });
+  }
+
+  // ---------------------------------------------------------------- messages, files, cards
+
+  createMessage(
+    author: EmulatedPerson,
+    room: EmulatedRoom,
+    body: {
+      text?: string | undefined;
+      markdown?: string | undefined;
+      parentId?: string | undefined;
+      mentionedPeople?: string[] | undefined;
+      files?: string[] | undefined;
+      attachments?: unknown[] | undefined;
+      shared?: EmulatedFile[] | undefined;
+    },
+  ): EmulatedMessage {
+    if (!room.members.has(author.uuid)) throw new HttpProblem(403, 'The author is not a member of the room.');
+    if (body.text === undefined && body.markdown === undefined && body.files === undefined && body.attachments === undefined && body.shared === undefined) {
+      throw new HttpProblem(400, 'A message needs text, markdown, files or attachments.');
+    }
+    let parentUuid: string | undefined;
+    if (body.parentId !== undefined) {
+      parentUuid = this.uuidIn(body.parentId, 'MESSAGE');
+      const parent = parentUuid ? this.messages.get(parentUuid) : undefined;
+      if (!parent || parent.roomUuid !== room.uuid) throw new HttpProblem(400, 'parentId does not name a message of this room.');
+      if (parent.parentUuid !== undefined) parentUuid = parent.parentUuid; // threads are one level deep
+    }
+    const mentioned = body.mentionedPeople?.map((id) => this.uuidIn(id, 'PEOPLE') ?? id);
+    const html = mentioned?.length
+      ? `<p>${mentioned.map((uuid) => `<spark-mention data-object-type="person" data-object-id="${this.hydra('PEOPLE', uuid)}">${this.people.get(uuid)?.displayName ?? ''}</spark-mention>`).join(' ')} ${body.text ?? ''}</p>`
+      : undefined;
+    const uuid = newUuid();
+    const message: EmulatedMessage = {
+      uuid,
+      id: this.hydra('MESSAGE', uuid),
+      roomUuid: room.uuid,
+      personUuid: author.uuid,
+      ...(body.text === undefined ? {} : { text: body.text }),
+      ...(body.markdown === undefined ? {} : { markdown: body.markdown }),
+      ...(html === undefined ? {} : { html }),
+      ...(parentUuid === undefined ? {} : { parentUuid }),
+      ...(mentioned === undefined ? {} : { mentionedPeople: mentioned }),
+      ...(body.files === undefined ? {} : { files: body.files }),
+      ...(body.attachments === undefined ? {} : { attachments: body.attachments }),
+      ...(body.shared === undefined ? {} : { shared: body.shared }),
+      created: now(),
+    };
+    this.messages.set(uuid, message);
+    room.lastActivity = message.created;
+    const object = message.shared
+      ? { id: uuid, objectType: 'content', contentCategory: 'documents', displayName: message.text ?? '', files: { items: message.shared.map((f) => this.fileObject(f)) } }
+      : { id: uuid, objectType: 'comment', displayName: message.text ?? '', ...(message.markdown ? { content: message.markdown } : {}) };
+    this.announceIn(room, author, message.shared ? 'share' : 'post', object, {
+      id: uuid,
+      ...(parentUuid === undefined ? {} : { parent: { id: parentUuid, type: 'reply' } }),
+    });
+    this.onMessage(message);
+    return message;
+  }
+
+  findMessage(id: string): EmulatedMessage {
+    const message = this.messages.get(this.uuidIn(id, 'MESSAGE') ?? '');
+    if (!message) throw new HttpProblem(404, 'Message not found.');
+    return message;
+  }
+
+  /** Deletes a message (by its author); announces `delete`. */
+  deleteMessage(message: EmulatedMessage, by: EmulatedPerson): void {
+    const room = this.rooms.get(message.roomUuid);
+    if (!room) throw new HttpProblem(404, 'Message not found.');
+    this.messages.delete(message.uuid);
+    this.announceIn(room, by, 'delete', { id: message.uuid, objectType: 'activity' });
+  }
+
+  /** `by` has read up to `message`: announces `acknowledge`. */
+  acknowledge(message: EmulatedMessage, by: EmulatedPerson): void {
+    const room = this.rooms.get(message.roomUuid);
+    if (!room) throw new HttpProblem(404, 'Message not found.');
+    this.announceIn(room, by, 'acknowledge', { id: message.uuid, objectType: 'activity' });
+  }
+
+  /** The scan of a shared file finished: updates its state and announces `update` of the content. */
+  finishScan(message: EmulatedMessage, verdict: 'safe' | 'infected'): void {
+    const room = this.rooms.get(message.roomUuid);
+    const author = this.people.get(message.personUuid);
+    if (!room || !author || !message.shared) throw new TypeError('finishScan needs a message made by shareFile');
+    for (const file of message.shared) file.malwareQuarantineState = verdict;
+    this.announceIn(room, author, 'update', {
+      id: message.uuid,
+      objectType: 'content',
+      contentCategory: 'documents',
+      files: { items: message.shared.map((f) => this.fileObject(f)) },
+    });
+  }
+
+  /** A card submit by `by` on the card of `message`: stored and announced as `cardAction`. */
+  submitCard(message: EmulatedMessage, by: EmulatedPerson, inputs: Record<string, unknown>): EmulatedAction {
+    const room = this.rooms.get(message.roomUuid);
+    if (!room || !room.members.has(by.uuid)) throw new HttpProblem(404, 'Message not found.');
+    if (!message.attachments?.length) throw new HttpProblem(400, 'The message has no card.');
+    const action: EmulatedAction = { uuid: newUuid(), messageUuid: message.uuid, personUuid: by.uuid, roomUuid: room.uuid, inputs, created: now() };
+    this.actions.set(action.uuid, action);
+    this.announceIn(room, by, 'cardAction', { objectType: 'submit', inputs }, { id: action.uuid, parent: { id: message.uuid, type: 'cardAction' } });
+    return action;
+  }
+
+  findAction(id: string): EmulatedAction {
+    const action = this.actions.get(this.uuidIn(id, 'ATTACHMENT_ACTION') ?? '');
+    if (!action) throw new HttpProblem(404, 'Attachment action not found.');
+    return action;
+  }
+
+  // ---------------------------------------------------------------- teams and webhooks
+
+  createTeam(name: string, creator: EmulatedPerson, description?: string): EmulatedTeam {
+    const team: EmulatedTeam = { uuid: newUuid(), name, creatorUuid: creator.uuid, members: new Set([creator.uuid]), moderators: new Set([creator.uuid]), created: now(), ...(description === undefined ? {} : { description }) };
+    this.teams.set(team.uuid, team);
+    return team;
+  }
+
+  findTeam(id: string, member?: EmulatedPerson): EmulatedTeam {
+    const team = this.teams.get(this.uuidIn(id, 'TEAM') ?? '');
+    if (!team || (member && !team.members.has(member.uuid))) throw new HttpProblem(404, 'Team not found.');
+    return team;
+  }
+
+  // ---------------------------------------------------------------- REST shapes
+
+  personJson(person: EmulatedPerson): Record<string, unknown> {
+    const [firstName, ...rest] = person.displayName.split(' ');
+    return {
+      id: person.id,
+      emails: [person.email],
+      phoneNumbers: [],
+      displayName: person.displayName,
+      nickName: firstName,
+      firstName,
+      lastName: rest.join(' '),
+      orgId: this.hydra('ORGANIZATION', person.orgId),
+      created: person.created,
+      lastModified: person.created,
+      type: person.type,
+    };
+  }
+
+  roomJson(room: EmulatedRoom): Record<string, unknown> {
+    return {
+      id: room.id,
+      title: room.title,
+      type: room.type,
+      isLocked: room.isLocked,
+      ...(room.teamUuid === undefined ? {} : { teamId: this.hydra('TEAM', room.teamUuid) }),
+      lastActivity: room.lastActivity,
+      creatorId: this.hydra('PEOPLE', room.creatorUuid),
+      created: room.created,
+    };
+  }
+
+  membershipJson(room: EmulatedRoom, person: EmulatedPerson): Record<string, unknown> {
+    return {
+      id: this.hydra('MEMBERSHIP', `${person.uuid}:${room.uuid}`),
+      roomId: room.id,
+      roomType: room.type,
+      personId: person.id,
+      personEmail: person.email,
+      personDisplayName: person.displayName,
+      personOrgId: this.hydra('ORGANIZATION', person.orgId),
+      isModerator: room.moderators.has(person.uuid),
+      isMonitor: false,
+      created: this.memberships.get(`${person.uuid}:${room.uuid}`) ?? room.created,
+    };
+  }
+
+  messageJson(message: EmulatedMessage): Record<string, unknown> {
+    const room = this.rooms.get(message.roomUuid);
+    const author = this.people.get(message.personUuid);
+    if (!room || !author) throw new HttpProblem(404, 'Message not found.');
+    return {
+      id: message.id,
+      roomId: room.id,
+      roomType: room.type,
+      ...(message.text === undefined ? {} : { text: message.text }),
+      ...(message.markdown === undefined ? {} : { markdown: message.markdown }),
+      ...(message.html === undefined ? {} : { html: message.html }),
+      ...(message.parentUuid === undefined ? {} : { parentId: this.hydra('MESSAGE', message.parentUuid) }),
+      ...(message.files === undefined && message.shared === undefined
+        ? {}
+        : { files: [...(message.files ?? []), ...(message.shared ?? []).map((_, i) => `${this.conversationUrl(room.uuid).replace(/\/conversation\/.*$/, '')}/v1/contents/${this.hydra('CONTENT', `${message.uuid}/${i}`)}`)] }),
+      ...(message.attachments === undefined ? {} : { attachments: message.attachments }),
+      personId: author.id,
+      personEmail: author.email,
+      ...(message.mentionedPeople === undefined ? {} : { mentionedPeople: message.mentionedPeople.map((uuid) => this.hydra('PEOPLE', uuid)) }),
+      created: message.created,
+    };
+  }
+
+  actionJson(action: EmulatedAction): Record<string, unknown> {
+    return {
+      id: this.hydra('ATTACHMENT_ACTION', action.uuid),
+      type: 'submit',
+      messageId: this.hydra('MESSAGE', action.messageUuid),
+      personId: this.hydra('PEOPLE', action.personUuid),
+      roomId: this.hydra('ROOM', action.roomUuid),
+      inputs: action.inputs,
+      created: action.created,
+    };
+  }
+
+  teamJson(team: EmulatedTeam): Record<string, unknown> {
+    return {
+      id: this.hydra('TEAM', team.uuid),
+      name: team.name,
+      ...(team.description === undefined ? {} : { description: team.description }),
+      creatorId: this.hydra('PEOPLE', team.creatorUuid),
+      created: team.created,
+    };
+  }
+
+  teamMembershipJson(team: EmulatedTeam, person: EmulatedPerson): Record<string, unknown> {
+    return {
+      id: this.hydra('TEAM_MEMBERSHIP', `${person.uuid}:${team.uuid}`),
+      teamId: this.hydra('TEAM', team.uuid),
+      personId: person.id,
+      personEmail: person.email,
+      personDisplayName: person.displayName,
+      isModerator: team.moderators.has(person.uuid),
+      created: team.created,
+    };
+  }
+
+  webhookJson(webhook: EmulatedWebhook): Record<string, unknown> {
+    return {
+      id: this.hydra('WEBHOOK', webhook.uuid),
+      name: webhook.name,
+      targetUrl: webhook.targetUrl,
+      resource: webhook.resource,
+      event: webhook.event,
+      ...(webhook.filter === undefined ? {} : { filter: webhook.filter }),
+      status: 'active',
+      created: webhook.created,
+    };
+  }
+
+  // ---------------------------------------------------------------- activities
+
+  private personObject(person: EmulatedPerson): Record<string, unknown> {
+    return { id: person.uuid, objectType: 'person', emailAddress: person.email, displayName: person.displayName, entryUUID: person.uuid };
+  }
+
+  private fileObject(file: EmulatedFile): Record<string, unknown> {
+    return { objectType: 'file', displayName: file.name, malwareQuarantineState: file.malwareQuarantineState };
+  }
+
+  private activity(room: EmulatedRoom, actor: EmulatedPerson, verb: string, object: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      id: newUuid(),
+      verb,
+      published: now(),
+      actor: {
+        id: actor.uuid,
+        entryUUID: actor.uuid,
+        emailAddress: actor.email,
+        displayName: actor.displayName,
+        objectType: 'person',
+        // Bots appear as another type of actor (UNCONFIRMED which string Webex uses; webex_bot treats non-PERSON as a bot).
+        type: actor.type === 'bot' ? 'APPLICATION' : 'PERSON',
+      },
+      object,
+      target: { id: room.uuid, objectType: 'conversation', url: this.conversationUrl(room.uuid), tags: room.type === 'direct' ? ['ONE_ON_ONE'] : [] },
+      ...extra,
+    };
+  }
+
+  private announceIn(room: EmulatedRoom, actor: EmulatedPerson, verb: string, object: Record<string, unknown>, extra: Record<string, unknown> = {}): void {
+    room.lastActivity = now();
+    this.announce(room.members, this.activity(room, actor, verb, object, extra));
+  }
 }

@@ -1,46 +1,80 @@
 /**
- * From Mercury envelopes to the bot's events: picks the `conversation.activity` events, drops the
- * bot's own messages (by person id, never by display name), enriches posts and shares with the
- * REST message, and calls `onMessage` and the 'message' listeners. Envelopes are handled one at a
- * time in arrival order; a failing handler is reported and never stops the bot.
+ * From Mercury envelopes to the bot's events.
+ *
+ * Every `conversation.activity` is checked against the recently handled ids (so a redelivered or
+ * repeated activity is never handled twice), enriched over REST according to its verb
+ * (webex-protocol.md §4.2), and delivered. Enrichment runs concurrently (`concurrency`), yet each
+ * room's events are delivered in the order they arrived, one after the other, each delivery
+ * awaiting its handlers. The bot's own activities (by person id) and, unless allowed, other bots'
+ * are not delivered. Nothing here ever throws at the caller: failures are reported.
  */
-import { SparkBotError } from '../errors.js';
+import { SparkBotError, type ErrorContext } from '../errors.js';
 import type { Log } from '../log.js';
-import { buildHydraId, DEFAULT_CLUSTER, uuidOf } from '../protocol/ids.js';
-import type { ActivityData, Result } from '../options.js';
-import type { Message, Person } from '../rest/types.js';
-import { type Activity, isActivity } from './types.js';
+import { buildHydraId, uuidOf } from '../protocol/ids.js';
+import type { Result } from '../options.js';
+import type { WebexApi } from '../rest/client.js';
+import type { AttachmentAction, Membership, Message, Person, Room } from '../rest/types.js';
+import type { RecentIds } from './dedup.js';
+import { type Activity, type ActivityData, isActivity, type MembershipEvent, type MessageDeletedEvent, type RoomEvent } from './types.js';
+
+/** A typed event to emit. */
+export type BotEvent =
+  | { readonly name: 'message'; readonly payload: Message }
+  | { readonly name: 'cardAction'; readonly payload: AttachmentAction }
+  | { readonly name: 'membership'; readonly payload: MembershipEvent }
+  | { readonly name: 'room'; readonly payload: RoomEvent }
+  | { readonly name: 'messageDeleted'; readonly payload: MessageDeletedEvent };
+
+/** Everything the bot does with one activity, in order: 'activity', the typed events, onMessage. */
+export interface Delivery {
+  readonly envelope: unknown;
+  readonly eventType: string;
+  readonly activity: Activity;
+  /** The verb for onMessage: a share whose file became safe is reported as 'share'. */
+  readonly verb: string;
+  /** The envelope for onMessage (for a file that became safe: its share's). */
+  readonly json: unknown;
+  /** onMessage's result; undefined when onMessage is not called (own or filtered activities, files still being scanned). */
+  readonly result: Result<ActivityData> | undefined;
+  readonly events: readonly BotEvent[];
+  readonly context: ErrorContext;
+}
 
 export interface DispatcherDeps {
-  readonly getMessage: (id: string) => Promise<Message>;
+  readonly api: WebexApi;
   /** The bot's own person (GET /people/me), memoised by the caller. */
   readonly me: () => Promise<Person>;
-  readonly onMessage: ((result: Result<ActivityData>, eventType: string, verb: string, json: unknown) => unknown) | undefined;
-  /** Emits the 'message' event; never throws (each listener is isolated by the bot). */
-  readonly emitMessage: (message: Message, activity: Activity) => void;
+  readonly clusterOf: (activity: Activity) => Promise<string>;
+  readonly seen: RecentIds;
+  /** Enrichments (REST calls) under way at most. */
+  readonly concurrency: number;
+  /** Deliver activities of other bots too. */
+  readonly allowBotToBot: boolean;
+  /** Retries of a message fetch answered 404 (a message fetched right after it was posted). */
+  readonly notFoundRetries: number;
+  /** Emits the delivery; resolves once its handlers are done. Must not reject. */
+  readonly deliver: (delivery: Delivery) => Promise<void>;
   readonly reportError: (error: SparkBotError) => void;
   readonly reportWarning: (warning: SparkBotError) => void;
   readonly log: Log;
 }
 
-const MESSAGE_VERBS = new Set(['post', 'share']);
+/** Verbs about messages: the bot's own (and other bots') are not delivered. */
+const MESSAGE_VERBS = new Set(['post', 'share', 'delete', 'acknowledge', 'cardAction']);
+const PENDING_SHARES_MAX = 200;
 
 export class Dispatcher {
-  private chain: Promise<void> = Promise.resolve();
+  private readonly rooms = new Map<string, Array<Promise<Delivery | undefined>>>();
+  private readonly pendingShares = new Map<string, unknown>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private running = 0;
+  private waiting: Array<() => void> = [];
+  private jobs = 0;
 
   constructor(private readonly deps: DispatcherDeps) {}
 
-  /** Queues an envelope; it is handled after every envelope queued before it. */
+  /** Takes an envelope in; its delivery waits for the earlier ones of the same room. */
   handle(envelope: unknown): void {
-    this.chain = this.chain.then(() => this.process(envelope)).catch((error: unknown) => this.deps.reportError(asError(error, 'HANDLER_ERROR')));
-  }
-
-  /** Resolves once every queued envelope has been handled. */
-  idle(): Promise<void> {
-    return this.chain;
-  }
-
-  private async process(envelope: unknown): Promise<void> {
     const data = (envelope as { data?: { eventType?: unknown; activity?: unknown } } | undefined)?.data;
     const eventType = typeof data?.eventType === 'string' ? data.eventType : undefined;
     if (eventType !== 'conversation.activity') {
@@ -52,46 +86,241 @@ export class Dispatcher {
       this.deps.reportWarning(new SparkBotError('INVALID_FRAME', 'ignored a conversation.activity without id, verb or actor'));
       return;
     }
-    if (!MESSAGE_VERBS.has(activity.verb)) {
-      await this.callOnMessage({ ok: false, error: `Unsupported EventType: [${eventType}] and Verb: [${activity.verb}]` }, eventType, activity.verb, envelope);
+    if (!this.deps.seen.add(activity.id)) {
+      this.deps.log('skipping %s %s: already handled', activity.verb, activity.id);
       return;
     }
-    let me: Person;
-    try {
-      me = await this.deps.me();
-    } catch (error) {
-      // Without the bot's own id its own messages cannot be told apart: skip rather than risk a loop.
-      this.deps.reportError(asError(error, 'API_ERROR', `skipped ${activity.verb} ${activity.id}: could not load /people/me to filter the bot's own messages`));
-      return;
+    this.jobs += 1;
+    const job = this.limited(() => this.enrich(envelope, eventType, activity));
+    const key = activity.target?.id ?? '';
+    const queue = this.rooms.get(key);
+    if (queue) queue.push(job);
+    else {
+      const fresh = [job];
+      this.rooms.set(key, fresh);
+      void this.drain(key, fresh);
     }
-    if ((activity.actor.entryUUID ?? activity.actor.id) === uuidOf(me.id)) {
-      this.deps.log('skipping own %s %s', activity.verb, activity.id);
-      return;
-    }
-    let result: Result<Message>;
-    try {
-      result = { ok: true, data: await this.deps.getMessage(buildHydraId('MESSAGE', activity.id, DEFAULT_CLUSTER)) };
-    } catch (error) {
-      const failure = asError(error, 'API_ERROR');
-      this.deps.reportError(failure);
-      result = { ok: false, error: failure.message };
-    }
-    if (result.ok) this.deps.emitMessage(result.data, activity);
-    await this.callOnMessage(result, eventType, activity.verb, envelope);
   }
 
-  private async callOnMessage(result: Result<ActivityData>, eventType: string, verb: string, envelope: unknown): Promise<void> {
-    if (!this.deps.onMessage) return;
+  /** Resolves once every activity taken in so far has been delivered. */
+  idle(): Promise<void> {
+    if (this.jobs === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async drain(key: string, queue: Array<Promise<Delivery | undefined>>): Promise<void> {
+    while (queue.length > 0) {
+      const delivery = await queue[0];
+      if (delivery) await this.deps.deliver(delivery);
+      queue.shift();
+      this.jobs -= 1;
+    }
+    this.rooms.delete(key);
+    if (this.jobs === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Runs `task` when fewer than `concurrency` are running; never rejects. */
+  private async limited(task: () => Promise<Delivery | undefined>): Promise<Delivery | undefined> {
+    if (this.running >= this.deps.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running += 1;
     try {
-      await this.deps.onMessage(result, eventType, verb, envelope);
+      return await task();
     } catch (error) {
-      this.deps.reportError(asError(error, 'HANDLER_ERROR', 'onMessage threw'));
+      this.deps.reportError(asError(error, 'API_ERROR'));
+      return undefined;
+    } finally {
+      this.running -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async enrich(envelope: unknown, eventType: string, activity: Activity): Promise<Delivery> {
+    const { verb, actor, object, target } = activity;
+    const cluster = await this.deps.clusterOf(activity);
+    const id = (type: Parameters<typeof buildHydraId>[0], uuid: string) => buildHydraId(type, uuid, cluster);
+    const roomUuid = target?.id;
+    const roomId = roomUuid === undefined ? undefined : id('ROOM', roomUuid);
+    const actorUuid = actor.entryUUID ?? actor.id;
+    const actorId = buildHydraId('PEOPLE', actorUuid);
+    const context: ErrorContext = { activityId: activity.id, verb, ...(roomId === undefined ? {} : { roomId }) };
+    const base = { envelope, eventType, activity, verb, json: envelope, context };
+    const skip = (why: string): Delivery => {
+      this.deps.log('not delivering %s %s: %s', verb, activity.id, why);
+      return { ...base, result: undefined, events: [] };
+    };
+    const deliver = (data: ActivityData, events: BotEvent[], overrides: Partial<Delivery> = {}): Delivery => ({ ...base, result: { ok: true, data }, events, ...overrides });
+    const isContent = verb === 'update' && object?.objectType === 'content';
+
+    if (MESSAGE_VERBS.has(verb) || isContent) {
+      const me = await this.deps.me().catch((error: unknown) => {
+        throw asError(error, 'API_ERROR', `skipped ${verb} ${activity.id}: could not load /people/me to tell the bot's own activities apart`, context);
+      });
+      if (actorUuid === uuidOf(me.id)) return skip("the bot's own activity");
+      if (!this.deps.allowBotToBot && isBot(actor)) return skip('from another bot (allowBotToBot is false)');
+    }
+
+    try {
+      switch (verb) {
+        case 'post': {
+          const message = await this.getMessage(id('MESSAGE', activity.id));
+          return deliver(message, [{ name: 'message', payload: message }]);
+        }
+        case 'share': {
+          const safety = fileSafety(object);
+          if (safety === 'pending') {
+            this.rememberShare(activity.id, envelope);
+            return skip('its files are still being scanned');
+          }
+          if (safety === 'unsafe') return this.unsafeFile(activity, context, skip);
+          if (!this.deps.seen.add(`share:${activity.id}`)) return skip('already delivered');
+          const message = await this.getMessage(id('MESSAGE', activity.id));
+          return deliver(message, [{ name: 'message', payload: message }]);
+        }
+        case 'update': {
+          if (isContent) {
+            const contentId = object?.id;
+            if (typeof contentId !== 'string') return this.unsupported(base, eventType, verb);
+            const safety = fileSafety(object);
+            if (safety === 'pending') return skip('its files are still being scanned');
+            const share = this.pendingShares.get(contentId);
+            this.pendingShares.delete(contentId);
+            if (safety === 'unsafe') return this.unsafeFile(activity, context, skip);
+            if (!this.deps.seen.add(`share:${contentId}`)) return skip('the shared file was delivered already');
+            const message = await this.getMessage(id('MESSAGE', contentId));
+            return deliver(message, [{ name: 'message', payload: message }], { verb: 'share', json: share ?? envelope });
+          }
+          return this.roomUpdated(activity, object?.id ?? roomUuid, id, actorId, deliver, base, eventType);
+        }
+        case 'lock':
+        case 'unlock':
+          return this.roomUpdated(activity, roomUuid ?? object?.id, id, actorId, deliver, base, eventType);
+        case 'add': {
+          const email = object?.emailAddress;
+          if (object?.objectType !== 'person' || roomId === undefined || typeof email !== 'string') return this.unsupported(base, eventType, verb);
+          const memberships = await this.deps.api.memberships.list({ roomId, personEmail: email }).all();
+          return deliver(
+            memberships,
+            memberships.map((membership) => ({ name: 'membership', payload: { action: 'created', membership, actorId } })),
+          );
+        }
+        case 'create': {
+          const uuid = object?.id ?? roomUuid;
+          if (uuid === undefined) return this.unsupported(base, eventType, verb);
+          const room = await this.deps.api.rooms.get(id('ROOM', uuid));
+          const memberships = await this.deps.api.memberships.list({ roomId: room.id }).all();
+          return deliver(memberships, [{ name: 'room', payload: { action: 'created', room, actorId } }]);
+        }
+        case 'leave': {
+          const ref = this.membershipRef(object, roomUuid, id);
+          if (!ref) return this.unsupported(base, eventType, verb);
+          return deliver(ref, [{ name: 'membership', payload: { action: 'deleted', membership: ref, actorId } }]);
+        }
+        case 'assignModerator':
+        case 'unassignModerator':
+        case 'hide': {
+          const ref = this.membershipRef(object, roomUuid, id);
+          if (!ref) return this.unsupported(base, eventType, verb);
+          const membership: Membership = await this.deps.api.memberships.get(ref.id);
+          return deliver(membership, [{ name: 'membership', payload: { action: 'updated', membership, actorId } }]);
+        }
+        case 'acknowledge': {
+          if (roomUuid === undefined || roomId === undefined || typeof object?.id !== 'string') return this.unsupported(base, eventType, verb);
+          const ref = { id: id('MEMBERSHIP', `${actorUuid}:${roomUuid}`), roomId, personId: actorId, lastSeenId: id('MESSAGE', object.id) };
+          return deliver(ref, [{ name: 'membership', payload: { action: 'seen', membership: ref, actorId } }]);
+        }
+        case 'delete': {
+          if (roomId === undefined || typeof object?.id !== 'string') return this.unsupported(base, eventType, verb);
+          const deleted: MessageDeletedEvent = { id: id('MESSAGE', object.id), roomId, actorId };
+          return deliver(deleted, [{ name: 'messageDeleted', payload: deleted }]);
+        }
+        case 'cardAction': {
+          const action = await this.deps.api.attachmentActions.get(id('ATTACHMENT_ACTION', activity.id));
+          return deliver(action, [{ name: 'cardAction', payload: action }]);
+        }
+        default:
+          return this.unsupported(base, eventType, verb);
+      }
+    } catch (error) {
+      const failure = asError(error, 'API_ERROR', `could not enrich ${verb} ${activity.id}`, context);
+      this.deps.reportError(failure);
+      return { ...base, result: { ok: false, error: failure.message }, events: [] };
+    }
+  }
+
+  private getMessage(messageId: string): Promise<Message> {
+    return this.deps.api.request<Message>('GET', `messages/${encodeURIComponent(messageId)}`, { notFoundRetries: this.deps.notFoundRetries });
+  }
+
+  private async roomUpdated(
+    activity: Activity,
+    uuid: string | undefined,
+    id: (type: 'ROOM', uuid: string) => string,
+    actorId: string,
+    deliver: (data: ActivityData, events: BotEvent[]) => Delivery,
+    base: Omit<Delivery, 'result' | 'events'>,
+    eventType: string,
+  ): Promise<Delivery> {
+    if (uuid === undefined) return this.unsupported(base, eventType, activity.verb);
+    const room: Room = await this.deps.api.rooms.get(id('ROOM', uuid));
+    return deliver(room, [{ name: 'room', payload: { action: 'updated', room, actorId } }]);
+  }
+
+  private membershipRef(
+    object: Activity['object'],
+    roomUuid: string | undefined,
+    id: (type: 'MEMBERSHIP' | 'ROOM', uuid: string) => string,
+  ): { id: string; roomId: string; personId: string; personEmail?: string } | undefined {
+    const personUuid = typeof object?.entryUUID === 'string' ? object.entryUUID : object?.id;
+    if (object?.objectType !== 'person' || typeof personUuid !== 'string' || roomUuid === undefined) return undefined;
+    const email = object.emailAddress;
+    return {
+      id: id('MEMBERSHIP', `${personUuid}:${roomUuid}`),
+      roomId: id('ROOM', roomUuid),
+      personId: buildHydraId('PEOPLE', personUuid),
+      ...(typeof email === 'string' ? { personEmail: email } : {}),
+    };
+  }
+
+  private unsupported(base: Omit<Delivery, 'result' | 'events'>, eventType: string, verb: string): Delivery {
+    return { ...base, result: { ok: false, error: `Unsupported EventType: [${eventType}] and Verb: [${verb}]` }, events: [] };
+  }
+
+  private unsafeFile(activity: Activity, context: ErrorContext, skip: (why: string) => Delivery): Delivery {
+    this.deps.reportWarning(new SparkBotError('UNSAFE_FILE', `a file shared with ${activity.verb} ${activity.id} failed Webex's malware scan; it is not delivered`, { context }));
+    return skip('its file is not safe');
+  }
+
+  private rememberShare(shareId: string, envelope: unknown): void {
+    this.pendingShares.set(shareId, envelope);
+    if (this.pendingShares.size > PENDING_SHARES_MAX) {
+      const oldest = this.pendingShares.keys().next().value;
+      if (oldest !== undefined) this.pendingShares.delete(oldest);
     }
   }
 }
 
-function asError(error: unknown, code: SparkBotError['code'], context?: string): SparkBotError {
-  if (error instanceof SparkBotError && context === undefined) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new SparkBotError(code, context ? `${context}: ${message}` : message, { cause: error });
+/** safe: nothing to wait for; pending: a scan is running; unsafe: a file failed the scan. */
+function fileSafety(object: Activity['object']): 'safe' | 'pending' | 'unsafe' {
+  const items = (object?.files as { items?: unknown } | undefined)?.items;
+  if (!Array.isArray(items)) return 'safe';
+  let pending = false;
+  for (const item of items) {
+    const state = (item as { malwareQuarantineState?: unknown } | null)?.malwareQuarantineState;
+    if (state === undefined || state === '' || state === 'safe') continue;
+    if (state === 'unchecked' || state === 'pending' || state === 'scanning') pending = true;
+    else return 'unsafe';
+  }
+  return pending ? 'pending' : 'safe';
+}
+
+/** Webex marks bots as another actor type (webex_bot ignores non-PERSON actors); bot emails end in @webex.bot. */
+function isBot(actor: Activity['actor']): boolean {
+  if (typeof actor.type === 'string' && actor.type !== 'PERSON') return true;
+  return typeof actor.emailAddress === 'string' && actor.emailAddress.toLowerCase().endsWith('@webex.bot');
+}
+
+function asError(error: unknown, code: SparkBotError['code'], message?: string, context?: ErrorContext): SparkBotError {
+  if (error instanceof SparkBotError && message === undefined) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new SparkBotError(code, message ? `${message}: ${detail}` : detail, { cause: error, ...(context ? { context } : {}) });
 }

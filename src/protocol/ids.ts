@@ -45,3 +45,14 @@ export function parseHydraId(id: string): HydraId | undefined {
 export function uuidOf(id: string): string {
   return parseHydraId(id)?.uuid ?? id;
 }
+
+/**
+ * The Hydra cluster string of a Webex cluster id from the service catalog, as the official SDK
+ * computes it: the original US clusters are `us`; others keep their first three parts
+ * (`urn:TEAM:eu-central-1_k:conversation` → `urn:TEAM:eu-central-1_k`).
+ */
+export function hydraClusterOf(clusterId: string): string {
+  if (clusterId.startsWith('urn:TEAM:us-east-2_a') || clusterId.startsWith('urn:TEAM:us-east-1_int13')) return DEFAULT_CLUSTER;
+  const parts = clusterId.split(':');
+  return parts.length >= 3 ? parts.slice(0, 3).join(':') : DEFAULT_CLUSTER;
+}

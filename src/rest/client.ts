@@ -1,79 +1,163 @@
 /**
- * The Webex REST client behind `bot.api`. Every call goes through `request`, which waits out a
- * 429 (Retry-After in seconds or as an HTTP date, else `retryTimeout`, capped by `retryAfterMax`)
- * up to `retryCount` times and then rejects with the ApiError; it never drops a call silently.
+ * The Webex REST client behind `bot.api`. Every call goes through the bot's outbox
+ * (machines/outbox.ts): a 429 is waited out (Retry-After in seconds or as an HTTP date, else
+ * `retryTimeout`, capped by `retryAfterMax`) up to `retryCount` times, in order, and then rejects
+ * with a RateLimitError; nothing is dropped silently. Other failures reject with an ApiError
+ * carrying the status, Webex's tracking id and the message of the body.
  */
 import { ApiError } from '../errors.js';
-import type { Http, HttpRequest } from '../http.js';
-import type { Log } from '../log.js';
-import type { CreateMessage, Message, Person } from './types.js';
+import type { Http, HttpRequest, HttpResult } from '../http.js';
+import type { Outbox } from './outbox.js';
+import { paged, parseLinkHeader, restoreDroppedParams, type Paged } from './paging.js';
+import type {
+  AttachmentAction,
+  CreateAttachmentAction,
+  CreateMembership,
+  CreateMessage,
+  CreateRoom,
+  CreateTeamMembership,
+  CreateWebhook,
+  Membership,
+  Message,
+  Person,
+  Room,
+  Team,
+  TeamMembership,
+  Webhook,
+} from './types.js';
 
-export interface RestDeps {
-  readonly http: Http;
-  readonly apiUrl: string;
-  readonly retryCount: number;
-  readonly retryTimeout: number;
-  readonly retryAfterMax: number;
-  readonly log: Log;
-}
+export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
 
 export interface RequestOptions {
   readonly json?: unknown;
-  readonly searchParams?: Record<string, string | number | boolean>;
+  readonly searchParams?: Query;
   readonly signal?: AbortSignal;
+  /** Retries when the answer is 404 (a message fetched right after it was posted). Default 0. */
+  readonly notFoundRetries?: number;
+}
+
+export interface RestDeps {
+  readonly http: Http;
+  readonly outbox: Outbox;
+  readonly apiUrl: string;
+}
+
+/** The operations of a REST collection such as `rooms`. */
+export interface Collection<T, Create, Update, ListQuery extends Query> {
+  list(query?: ListQuery): Paged<T>;
+  get(id: string): Promise<T>;
+  create(body: Create): Promise<T>;
+  update(id: string, body: Update): Promise<T>;
+  delete(id: string): Promise<void>;
 }
 
 export class WebexApi {
-  readonly people = {
-    /** The bot itself (GET /people/me). */
-    me: (): Promise<Person> => this.request<Person>('GET', 'people/me'),
-    get: (personId: string): Promise<Person> => this.request<Person>('GET', `people/${encodeId(personId)}`),
+  readonly people: {
+    /** The bot itself. */
+    me(): Promise<Person>;
+    get(personId: string): Promise<Person>;
+    list(query?: { email?: string; displayName?: string; id?: string; orgId?: string; max?: number }): Paged<Person>;
   };
 
-  readonly messages = {
-    get: (messageId: string): Promise<Message> => this.request<Message>('GET', `messages/${encodeId(messageId)}`),
-    create: (message: CreateMessage): Promise<Message> => this.request<Message>('POST', 'messages', { json: message }),
-    delete: (messageId: string): Promise<void> => this.request<void>('DELETE', `messages/${encodeId(messageId)}`),
+  readonly messages: {
+    get(messageId: string): Promise<Message>;
+    /** `roomId` or `toPersonId`/`toPersonEmail`; `text` and/or `markdown`; `files` (URLs); `attachments` (cards); `parentId` to reply in a thread. */
+    create(message: CreateMessage): Promise<Message>;
+    /** Group rooms need `mentionedPeople: 'me'` for bots (Webex answers 403 otherwise). */
+    list(query: { roomId: string; mentionedPeople?: string; parentId?: string; before?: string; beforeMessage?: string; max?: number }): Paged<Message>;
+    update(messageId: string, body: { roomId: string; text?: string; markdown?: string }): Promise<Message>;
+    delete(messageId: string): Promise<void>;
+  };
+
+  readonly rooms: Collection<Room, CreateRoom, { title: string; [key: string]: unknown }, { teamId?: string; type?: 'direct' | 'group'; sortBy?: string; max?: number }>;
+  readonly memberships: Collection<Membership, CreateMembership, { isModerator: boolean }, { roomId?: string; personId?: string; personEmail?: string; max?: number }>;
+  readonly teams: Collection<Team, { name: string; description?: string }, { name: string; description?: string }, { max?: number }>;
+  readonly teamMemberships: Collection<TeamMembership, CreateTeamMembership, { isModerator: boolean }, { teamId: string; max?: number }>;
+  readonly webhooks: Collection<Webhook, CreateWebhook, Partial<CreateWebhook> & { name: string; targetUrl: string }, { max?: number }>;
+
+  readonly attachmentActions: {
+    get(actionId: string): Promise<AttachmentAction>;
+    create(action: CreateAttachmentAction): Promise<AttachmentAction>;
   };
 
   private readonly base: string;
 
   constructor(private readonly deps: RestDeps) {
     this.base = deps.apiUrl.replace(/\/+$/, '');
+    this.people = {
+      me: async () => this.request<Person>('GET', 'people/me'),
+      get: async (id) => this.request<Person>('GET', `people/${encodeId(id, 'personId')}`),
+      list: (query = {}) => this.list<Person>('people', query),
+    };
+    this.messages = {
+      get: async (id) => this.request<Message>('GET', `messages/${encodeId(id, 'messageId')}`),
+      create: async (message) => this.request<Message>('POST', 'messages', { json: message }),
+      list: (query) => this.list<Message>('messages', query),
+      update: async (id, body) => this.request<Message>('PUT', `messages/${encodeId(id, 'messageId')}`, { json: body }),
+      delete: async (id) => this.request<void>('DELETE', `messages/${encodeId(id, 'messageId')}`),
+    };
+    this.rooms = this.collection('rooms', 'roomId');
+    this.memberships = this.collection('memberships', 'membershipId');
+    this.teams = this.collection('teams', 'teamId');
+    this.teamMemberships = this.collection('team/memberships', 'membershipId');
+    this.webhooks = this.collection('webhooks', 'webhookId');
+    this.attachmentActions = {
+      get: async (id) => this.request<AttachmentAction>('GET', `attachment/actions/${encodeId(id, 'actionId')}`),
+      create: async (action) => this.request<AttachmentAction>('POST', 'attachment/actions', { json: action }),
+    };
   }
 
-  /** Any REST call: `path` is relative to apiUrl (`'rooms'`, `'messages/<id>'`) or an absolute URL on it. */
+  /**
+   * Any REST call: `path` is relative to apiUrl (`'rooms'`, `'messages/<id>'`) or an absolute URL
+   * on it. Resolves with the JSON body; rejects with an ApiError (RateLimitError after the retries).
+   */
   async request<T>(method: HttpRequest['method'], path: string, options: RequestOptions = {}): Promise<T> {
+    return (await this.exchange<T>(method, path, options)).body as T;
+  }
+
+  private async exchange<T>(method: HttpRequest['method'], path: string, options: RequestOptions): Promise<HttpResult<T>> {
     const url = /^https?:\/\//.test(path) ? path : `${this.base}/${path.replace(/^\/+/, '')}`;
-    const req: HttpRequest = { method, url, ...options };
-    for (let attempt = 0; ; attempt += 1) {
-      const result = await this.deps.http.send<T>(req);
-      if (result.status >= 200 && result.status < 300) return result.body as T;
-      const error = this.deps.http.errorFor(req, result, 'Webex API call failed');
-      if (result.status !== 429 || attempt >= this.deps.retryCount) throw error;
-      const wait = Math.min(error.retryAfter ?? this.deps.retryTimeout, this.deps.retryAfterMax);
-      this.deps.log('429 on %s %s; retry %d/%d in %d ms', method, url, attempt + 1, this.deps.retryCount, wait);
-      await sleep(wait, options.signal);
-    }
+    const searchParams = definedParams(options.searchParams);
+    const req: HttpRequest = {
+      method,
+      url,
+      ...(options.json === undefined ? {} : { json: options.json }),
+      ...(searchParams === undefined ? {} : { searchParams }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    };
+    const result = await this.deps.outbox.send(req, { notFoundRetries: options.notFoundRetries ?? 0 });
+    if (result.status >= 200 && result.status < 300) return result as HttpResult<T>;
+    throw this.deps.http.errorFor(req, result, 'Webex API call failed');
+  }
+
+  private list<T>(path: string, query: Query): Paged<T> {
+    const first = new URLSearchParams(Object.entries(definedParams(query) ?? {}).map(([k, v]): [string, string] => [k, String(v)]));
+    return paged<T>(async (next) => {
+      const result = next === undefined ? await this.exchange<{ items?: T[] }>('GET', path, { searchParams: query }) : await this.exchange<{ items?: T[] }>('GET', next, {});
+      const link = parseLinkHeader(result.headers.get('link')).get('next');
+      return { items: result.body?.items ?? [], next: link === undefined ? undefined : restoreDroppedParams(link, first) };
+    });
+  }
+
+  private collection<T, Create, Update, ListQuery extends Query>(path: string, idName: string): Collection<T, Create, Update, ListQuery> {
+    return {
+      list: (query) => this.list<T>(path, query ?? {}),
+      get: async (id) => this.request<T>('GET', `${path}/${encodeId(id, idName)}`),
+      create: async (body) => this.request<T>('POST', path, { json: body }),
+      update: async (id, body) => this.request<T>('PUT', `${path}/${encodeId(id, idName)}`, { json: body }),
+      delete: async (id) => this.request<void>('DELETE', `${path}/${encodeId(id, idName)}`),
+    };
   }
 }
 
-function encodeId(id: string): string {
-  if (typeof id !== 'string' || id === '') throw new ApiError({ message: 'an id is required', method: 'GET', url: '' });
+function encodeId(id: string, name: string): string {
+  if (typeof id !== 'string' || id.trim() === '') throw new ApiError({ message: `${name} is required (got ${id === '' ? 'an empty string' : typeof id})`, method: '-', url: '-' });
   return encodeURIComponent(id);
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+function definedParams(query: Query | undefined): Record<string, string | number | boolean> | undefined {
+  if (!query) return undefined;
+  const out: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) out[key] = value;
+  return Object.keys(out).length === 0 ? undefined : out;
 }

@@ -45,3 +45,115 @@ export interface CreateMessage {
   /** Adaptive cards: `{ contentType: 'application/vnd.microsoft.card.adaptive', content }`. */
   readonly attachments?: readonly unknown[];
 }
+
+export interface Room {
+  readonly id: string;
+  readonly title: string;
+  readonly type: 'direct' | 'group';
+  readonly isLocked: boolean;
+  readonly teamId?: string;
+  readonly lastActivity?: string;
+  readonly creatorId: string;
+  readonly created: string;
+  readonly ownerId?: string;
+  readonly [key: string]: unknown;
+}
+
+export interface Membership {
+  readonly id: string;
+  readonly roomId: string;
+  readonly roomType?: 'direct' | 'group';
+  readonly personId: string;
+  readonly personEmail: string;
+  readonly personDisplayName?: string;
+  readonly personOrgId?: string;
+  readonly isModerator: boolean;
+  readonly isMonitor?: boolean;
+  readonly created: string;
+  readonly [key: string]: unknown;
+}
+
+export interface Team {
+  readonly id: string;
+  readonly name: string;
+  readonly creatorId?: string;
+  readonly created: string;
+  readonly [key: string]: unknown;
+}
+
+export interface TeamMembership {
+  readonly id: string;
+  readonly teamId: string;
+  readonly personId: string;
+  readonly personEmail: string;
+  readonly personDisplayName?: string;
+  readonly isModerator: boolean;
+  readonly created: string;
+  readonly [key: string]: unknown;
+}
+
+export interface Webhook {
+  readonly id: string;
+  readonly name: string;
+  readonly targetUrl: string;
+  readonly resource: string;
+  readonly event: string;
+  readonly filter?: string;
+  readonly secret?: string;
+  readonly status?: 'active' | 'inactive';
+  readonly created: string;
+  readonly [key: string]: unknown;
+}
+
+/** An Adaptive Card submit. */
+export interface AttachmentAction {
+  readonly id: string;
+  readonly type: 'submit';
+  readonly messageId: string;
+  readonly personId: string;
+  readonly roomId: string;
+  readonly inputs: Readonly<Record<string, unknown>>;
+  readonly created: string;
+  readonly [key: string]: unknown;
+}
+
+export interface CreateRoom {
+  readonly title: string;
+  readonly teamId?: string;
+  readonly [key: string]: unknown;
+}
+
+export interface CreateMembership {
+  readonly roomId: string;
+  readonly personId?: string;
+  readonly personEmail?: string;
+  readonly isModerator?: boolean;
+}
+
+export interface CreateTeamMembership {
+  readonly teamId: string;
+  readonly personId?: string;
+  readonly personEmail?: string;
+  readonly isModerator?: boolean;
+}
+
+export interface CreateWebhook {
+  readonly name: string;
+  readonly targetUrl: string;
+  readonly resource: string;
+  readonly event: string;
+  readonly filter?: string;
+  readonly secret?: string;
+}
+
+export interface CreateAttachmentAction {
+  readonly type: 'submit';
+  readonly messageId: string;
+  readonly inputs: Readonly<Record<string, unknown>>;
+}
+
+/** An Adaptive Card attachment for messages.create. */
+export interface CardAttachment {
+  readonly contentType: 'application/vnd.microsoft.card.adaptive';
+  readonly content: Readonly<Record<string, unknown>>;
+}

@@ -77,19 +77,21 @@ export async function harness(
   const warnings: SparkBotError[] = [];
   const changes = new EventEmitter();
   const changed = () => changes.emit('change');
+  // After the bot's events, predicates are checked once every listener of the event has run.
+  const afterListeners = () => setImmediate(changed);
   bot.on('state', (state) => {
     states.push(state);
-    changed();
+    afterListeners();
   });
   bot.on('error', (error) => {
     errors.push(error);
-    changed();
+    afterListeners();
   });
   bot.on('warning', (warning) => {
     warnings.push(warning);
-    changed();
+    afterListeners();
   });
-  bot.on('message', changed);
+  for (const event of ['message', 'activity', 'cardAction', 'membership', 'room', 'messageDeleted'] as const) bot.on(event, afterListeners);
   const until = (predicate: () => boolean, what?: string, timeout = 10_000): Promise<void> => {
     if (predicate()) return Promise.resolve();
     return new Promise((resolve, reject) => {

@@ -1,0 +1,240 @@
+/**
+ * The REST outbox of a sparkbot bot, as an XState v5 machine: every Webex REST call queues here.
+ *
+ * Calls are dispatched in the order they were sent, at most `concurrency` at a time; calls that
+ * change something (`ordered`: POST, PUT, DELETE) go one after the other, so that they take effect
+ * in the order they were made, while reads may pass them. A 429 pauses
+ * the whole outbox for Retry-After (else `retryTimeout`; capped by `retryAfterMax`) and puts the
+ * call back at its place in the queue; after `retryCount` retries it is settled as rate limited
+ * (the caller gets a RateLimitError), never dropped. A 404 on a call that allows it (a message
+ * fetched right after it was posted) is retried after `notFoundDelay`, up to its own budget.
+ *
+ * Pure: the machine emits `dispatch` and `settle`; src/rest/outbox.ts does the HTTP and answers with
+ * CALL_RESULT / CALL_FAILED. No I/O, no secrets, no Node imports.
+ */
+import { assign, enqueueActions, setup } from 'xstate';
+
+export interface OutboxCall {
+  readonly id: number;
+  /** For people and inspectors: method and path, e.g. "GET messages/Y2lz…". Never a secret. */
+  readonly label: string;
+  /** Retries left when the answer is 404 (0 for most calls). */
+  readonly notFoundRetries: number;
+  /** True for calls that change something: they are sent one at a time, in order. */
+  readonly ordered: boolean;
+}
+
+interface QueuedCall extends OutboxCall {
+  /** 429 answers so far. */
+  readonly attempt: number;
+}
+
+export interface OutboxSettings {
+  /** Calls in flight at most. */
+  readonly concurrency: number;
+  /** Retries of a call answered 429. */
+  readonly retryCount: number;
+  /** ms to wait after a 429 without a usable Retry-After. */
+  readonly retryTimeout: number;
+  /** ms, cap of Retry-After. */
+  readonly retryAfterMax: number;
+  /** ms before a call answered 404 is tried again. */
+  readonly notFoundDelay: number;
+}
+
+export type OutboxInput = Partial<OutboxSettings>;
+
+export interface OutboxContext extends OutboxSettings {
+  /** Waiting to be dispatched, in the order they were sent. */
+  readonly queue: readonly QueuedCall[];
+  readonly inFlight: readonly QueuedCall[];
+  /** Answered 404, waiting `notFoundDelay` to go back into the queue. */
+  readonly parked: readonly QueuedCall[];
+  /** The pause chosen for the current rate limit. */
+  readonly retryAfter: number;
+  /** 429 answers seen (for health). */
+  readonly rateLimits: number;
+}
+
+export type OutboxEvent =
+  | { readonly type: 'SEND'; readonly call: OutboxCall }
+  /** The call got an HTTP answer. `retryAfter` in ms, from the Retry-After header when usable. */
+  | { readonly type: 'CALL_RESULT'; readonly id: number; readonly status: number; readonly retryAfter?: number }
+  /** The call got no answer at all (DNS, refused, timeout). */
+  | { readonly type: 'CALL_FAILED'; readonly id: number }
+  /** Raised after notFoundDelay for a parked call. */
+  | { readonly type: 'REQUEUE'; readonly id: number }
+  /** Settle every waiting call as cancelled (the bot is shutting down). */
+  | { readonly type: 'CANCEL_ALL' };
+
+export type OutboxEmitted =
+  /** Start the HTTP exchange of call `id` now. */
+  | { readonly type: 'dispatch'; readonly id: number; readonly attempt: number }
+  /**
+   * Call `id` is finished: 'answered' (resolve or reject with its last answer), 'rateLimited' (429
+   * after every retry), 'failed' (no answer), 'cancelled' (CANCEL_ALL).
+   */
+  | { readonly type: 'settle'; readonly id: number; readonly outcome: 'answered' | 'rateLimited' | 'failed' | 'cancelled' };
+
+export const DEFAULT_OUTBOX_SETTINGS: OutboxSettings = {
+  concurrency: 8,
+  retryCount: 1,
+  retryTimeout: 10_000,
+  retryAfterMax: 3_600_000,
+  notFoundDelay: 1_000,
+};
+
+function byId(a: QueuedCall, b: QueuedCall): number {
+  return a.id - b.id;
+}
+
+/** The first queued call that may go now: a read, or the first ordered call when no ordered call is in flight. */
+function nextCall(context: OutboxContext): QueuedCall | undefined {
+  if (context.inFlight.length >= context.concurrency) return undefined;
+  const orderedBusy = context.inFlight.some((call) => call.ordered);
+  let orderedSeen = false;
+  for (const call of context.queue) {
+    if (!call.ordered) return call;
+    if (!orderedBusy && !orderedSeen) return call;
+    orderedSeen = true;
+  }
+  return undefined;
+}
+
+/** The call of event `id` among those in flight. */
+function inFlightCall(context: OutboxContext, event: OutboxEvent): QueuedCall | undefined {
+  return 'id' in event ? context.inFlight.find((call) => call.id === event.id) : undefined;
+}
+
+export const outboxMachine = setup({
+  types: {
+    context: {} as OutboxContext,
+    events: {} as OutboxEvent,
+    input: {} as OutboxInput,
+    emitted: {} as OutboxEmitted,
+  },
+  delays: {
+    retryAfter: ({ context }) => context.retryAfter,
+    notFoundDelay: ({ context }) => context.notFoundDelay,
+  },
+  guards: {
+    'can dispatch': ({ context }) => nextCall(context) !== undefined,
+    'nothing left': ({ context }) => context.queue.length === 0 && context.inFlight.length === 0 && context.parked.length === 0,
+    'is rate limited with retries left': ({ context, event }) => {
+      const call = inFlightCall(context, event);
+      return event.type === 'CALL_RESULT' && event.status === 429 && call !== undefined && call.attempt < context.retryCount;
+    },
+    'is not found with retries left': ({ context, event }) => {
+      const call = inFlightCall(context, event);
+      return event.type === 'CALL_RESULT' && event.status === 404 && call !== undefined && call.notFoundRetries > 0;
+    },
+    'is in flight': ({ context, event }) => inFlightCall(context, event) !== undefined,
+  },
+  actions: {
+    enqueue: assign({
+      queue: ({ context, event }) => (event.type === 'SEND' ? [...context.queue, { ...event.call, attempt: 0 }].sort(byId) : context.queue),
+    }),
+    'dispatch next': enqueueActions(({ context, enqueue }) => {
+      const next = nextCall(context);
+      if (!next) return;
+      enqueue.assign({ queue: context.queue.filter((call) => call !== next), inFlight: [...context.inFlight, next] });
+      enqueue.emit({ type: 'dispatch', id: next.id, attempt: next.attempt });
+    }),
+    /** Back into the queue at its place (the queue is ordered by id, i.e. by sending order). */
+    'requeue for rate limit': assign(({ context, event }) => {
+      const call = inFlightCall(context, event);
+      if (!call) return {};
+      return {
+        inFlight: context.inFlight.filter((c) => c.id !== call.id),
+        queue: [...context.queue, { ...call, attempt: call.attempt + 1 }].sort(byId),
+        rateLimits: context.rateLimits + 1,
+      };
+    }),
+    'choose retry after': assign({
+      retryAfter: ({ context, event }) => {
+        const given = event.type === 'CALL_RESULT' ? event.retryAfter : undefined;
+        const wait = given === undefined || !Number.isFinite(given) || given < 0 ? context.retryTimeout : given;
+        return Math.min(wait, context.retryAfterMax);
+      },
+    }),
+    'park for not found': enqueueActions(({ context, event, enqueue }) => {
+      const call = inFlightCall(context, event);
+      if (!call) return;
+      enqueue.assign({
+        inFlight: context.inFlight.filter((c) => c.id !== call.id),
+        parked: [...context.parked, { ...call, notFoundRetries: call.notFoundRetries - 1 }],
+      });
+      enqueue.raise({ type: 'REQUEUE', id: call.id }, { delay: 'notFoundDelay' });
+    }),
+    requeue: assign(({ context, event }) => {
+      const call = 'id' in event ? context.parked.find((c) => c.id === event.id) : undefined;
+      if (!call) return {};
+      return { parked: context.parked.filter((c) => c.id !== call.id), queue: [...context.queue, call].sort(byId) };
+    }),
+    'settle answered': enqueueActions(({ context, event, enqueue }) => {
+      const call = inFlightCall(context, event);
+      if (!call) return;
+      enqueue.assign({ inFlight: context.inFlight.filter((c) => c.id !== call.id) });
+      const outcome = event.type === 'CALL_FAILED' ? 'failed' : event.type === 'CALL_RESULT' && event.status === 429 ? 'rateLimited' : 'answered';
+      enqueue.emit({ type: 'settle', id: call.id, outcome });
+    }),
+    'cancel waiting calls': enqueueActions(({ context, enqueue }) => {
+      for (const call of [...context.queue, ...context.parked]) enqueue.emit({ type: 'settle', id: call.id, outcome: 'cancelled' });
+      enqueue.assign({ queue: [], parked: [] });
+    }),
+  },
+}).createMachine({
+  id: 'outbox',
+  context: ({ input }) => ({
+    ...DEFAULT_OUTBOX_SETTINGS,
+    ...(Object.fromEntries(Object.entries(input ?? {}).filter(([, v]) => v !== undefined)) as OutboxInput),
+    queue: [],
+    inFlight: [],
+    parked: [],
+    retryAfter: 0,
+    rateLimits: 0,
+  }),
+  initial: 'idle',
+  on: {
+    SEND: { actions: 'enqueue' },
+    REQUEUE: { actions: 'requeue' },
+    CANCEL_ALL: { actions: 'cancel waiting calls' },
+  },
+  states: {
+    idle: {
+      on: {
+        SEND: { target: 'sending', actions: 'enqueue' },
+      },
+    },
+    sending: {
+      always: [
+        { guard: 'can dispatch', actions: 'dispatch next' },
+        { guard: 'nothing left', target: 'idle' },
+      ],
+      on: {
+        CALL_RESULT: [
+          { guard: 'is rate limited with retries left', target: 'rateLimited', actions: ['requeue for rate limit', 'choose retry after'] },
+          { guard: 'is not found with retries left', actions: 'park for not found' },
+          { guard: 'is in flight', actions: 'settle answered' },
+        ],
+        CALL_FAILED: { guard: 'is in flight', actions: 'settle answered' },
+      },
+    },
+    rateLimited: {
+      after: {
+        retryAfter: { target: 'sending' },
+      },
+      on: {
+        CALL_RESULT: [
+          // Another call in flight hit the same limit: back in the queue, the pause goes on.
+          { guard: 'is rate limited with retries left', actions: 'requeue for rate limit' },
+          { guard: 'is not found with retries left', actions: 'park for not found' },
+          { guard: 'is in flight', actions: 'settle answered' },
+        ],
+        CALL_FAILED: { guard: 'is in flight', actions: 'settle answered' },
+      },
+    },
+  },
+});
+
+export type OutboxMachine = typeof outboxMachine;
