@@ -236,7 +236,7 @@ export class WebexEmulator extends EventEmitter {
 
   /** Closes every socket and the server. */
   async close(): Promise<void> {
-    for (const hold of this.holds) this.releaseHold(hold);
+    for (const hold of [...this.holds]) this.releaseHold(hold);
     for (const conn of this.live) conn.ws.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -61,7 +61,7 @@ export class TestClock implements Clock {
       this.time = next.at;
       next.fn();
     }
-    this.time = target;
+    this.time = Math.max(this.time, target);
   }
 
   /** Fires the next timer (moving time to it); returns its delay, or undefined when none waits. */
