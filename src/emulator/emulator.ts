@@ -48,7 +48,10 @@ export interface EmulatorOptions {
 
 /** A canned answer for the next requests of a route; see {@link WebexEmulator.failNext}. */
 export interface FaultReply {
+  /** The HTTP status; 0 with `reset` (no answer at all). */
   readonly status: number;
+  /** Cut the connection without any answer: the client sees a network error. */
+  readonly reset?: boolean;
   /** Value of the Retry-After header, as sent (seconds or an HTTP date). */
   readonly retryAfter?: number | string;
   readonly body?: unknown;
@@ -529,6 +532,12 @@ export class WebexEmulator extends EventEmitter {
     try {
       await this.delay(method, path);
       const fault = this.takeFault(method, path);
+      if (fault?.reset) {
+        this.requests.push({ method, path, status: 0, startedAt, at: Date.now(), personUuid: person?.uuid });
+        req.socket.destroy();
+        this.emitChange('request', { method, path, status: 0 });
+        return;
+      }
       if (fault) {
         send(fault.status, fault.body ?? { message: `emulated fault: HTTP ${fault.status}`, errors: [], trackingId: 'EMU_FAULT' }, fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) });
         return;
