@@ -82,6 +82,10 @@ export interface BotHealth {
   readonly lastError: string | null;
   /** The WDM device URL in use (it names the device, not the bot's credentials). */
   readonly deviceUrl: string | null;
+  /** The id of that device (the last part of its URL). */
+  readonly deviceId: string | null;
+  /** 429 answers the REST outbox waited out so far. */
+  readonly rateLimits: number;
 }
 
 export class SparkBot extends EventEmitter<SparkBotEvents> {
@@ -237,6 +241,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       lastClose: context.lastClose,
       lastError: context.lastError === null ? null : this.redactor.redact(context.lastError),
       deviceUrl: context.device?.url ?? null,
+      deviceId: context.device ? (context.device.url.split('/').filter(Boolean).pop() ?? null) : null,
+      rateLimits: this.outbox.rateLimits,
     };
   }
 

@@ -11,11 +11,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebexEmulator, type EmulatedPerson } from './emulator/index.js';
-import { SparkBot, type ConnectionStateName } from './index.js';
+import { SparkBot, type ConnectionStateName, type SparkBotOptions } from './index.js';
 
 const HELP = `sparkbot — a Webex bot over Webex's own WebSocket
 
 Usage: sparkbot            run the demo (emulator + echo bot), or an echo bot on Webex when WEBEX_TOKEN is set
+       sparkbot --inspect  the same, watched live in the Stately inspector (needs: npm i -D @statelyai/inspect)
        sparkbot --help     this text
 
 Environment:
@@ -77,8 +78,30 @@ function onExit(stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
+type InspectOption = SparkBotOptions<SparkBot>['inspect'];
+
+/**
+ * The Stately inspector, when --inspect is given: @statelyai/inspect is an optional dependency,
+ * loaded only here. Its relay server opens https://stately.ai/inspect in the browser.
+ */
+async function inspector(): Promise<InspectOption> {
+  if (!process.argv.includes('--inspect')) return undefined;
+  const load = (name: string) => import(name) as Promise<Record<string, unknown>>;
+  try {
+    const { createWebSocketInspector } = (await load('@statelyai/inspect')) as { createWebSocketInspector: (o: { url: string }) => { inspect: InspectOption } };
+    const { createInspectorServer } = (await load('@statelyai/inspect/server')) as { createInspectorServer: (o: { port: number }) => unknown };
+    createInspectorServer({ port: 8080 });
+    out('inspect: relaying to the Stately inspector through ws://localhost:8080');
+    return createWebSocketInspector({ url: 'ws://localhost:8080' }).inspect;
+  } catch (error) {
+    out(`inspect: @statelyai/inspect is not installed (npm i -D @statelyai/inspect): ${(error as Error).message}`);
+    process.exit(2);
+  }
+}
+
 async function realBot(token: string): Promise<void> {
-  const bot = new SparkBot({ token });
+  const inspect = await inspector();
+  const bot = new SparkBot({ token, ...(inspect ? { inspect } : {}) });
   echo(bot);
   watch(bot);
   bot.on('message', (message) => out(`message  ${message.personEmail}: ${message.text ?? '(no text)'}`));
@@ -101,7 +124,8 @@ async function demo(): Promise<void> {
 
   const timings = { pingEvery: 3000, pingWait: 1000, reconnectSleep: 500, reconnectSleepMax: 4000 };
   out(`demo: Webex emulator on ${emulator.url}; echo bot with ${Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
-  const bot = new SparkBot({ token: botPerson.token, ...emulator.botOptions(), lastConn: join(dir, 'last-connection.json'), ...timings });
+  const inspect = await inspector();
+  const bot = new SparkBot({ token: botPerson.token, ...emulator.botOptions(), lastConn: join(dir, 'last-connection.json'), ...timings, ...(inspect ? { inspect } : {}) });
   echo(bot);
   watch(bot);
   onExit(async () => {
