@@ -88,10 +88,13 @@ function byId(a: QueuedCall, b: QueuedCall): number {
   return a.id - b.id;
 }
 
-/** The first queued call that may go now: a read, or the first ordered call when no ordered call is in flight. */
+/**
+ * The first queued call that may go now: a read, or the first ordered call when no ordered call is
+ * in flight or parked (a write waiting for its 404 retry still holds its place).
+ */
 function nextCall(context: OutboxContext): QueuedCall | undefined {
   if (context.inFlight.length >= context.concurrency) return undefined;
-  const orderedBusy = context.inFlight.some((call) => call.ordered);
+  const orderedBusy = context.inFlight.some((call) => call.ordered) || context.parked.some((call) => call.ordered);
   let orderedSeen = false;
   for (const call of context.queue) {
     if (!call.ordered) return call;
@@ -164,7 +167,7 @@ export const outboxMachine = setup({
         inFlight: context.inFlight.filter((c) => c.id !== call.id),
         parked: [...context.parked, { ...call, notFoundRetries: call.notFoundRetries - 1 }],
       });
-      enqueue.raise({ type: 'REQUEUE', id: call.id }, { delay: 'notFoundDelay' });
+      enqueue.raise({ type: 'REQUEUE', id: call.id }, { delay: 'notFoundDelay', id: `requeue-${call.id}` });
     }),
     requeue: assign(({ context, event }) => {
       const call = 'id' in event ? context.parked.find((c) => c.id === event.id) : undefined;
@@ -179,6 +182,7 @@ export const outboxMachine = setup({
       enqueue.emit({ type: 'settle', id: call.id, outcome });
     }),
     'cancel waiting calls': enqueueActions(({ context, enqueue }) => {
+      for (const call of context.parked) enqueue.cancel(`requeue-${call.id}`);
       for (const call of [...context.queue, ...context.parked]) enqueue.emit({ type: 'settle', id: call.id, outcome: 'cancelled' });
       enqueue.assign({ queue: [], parked: [] });
     }),
@@ -221,13 +225,15 @@ export const outboxMachine = setup({
       },
     },
     rateLimited: {
+      // Everything was cancelled: there is nothing to wait for.
+      always: { guard: 'nothing left', target: 'idle' },
       after: {
         retryAfter: { target: 'sending' },
       },
       on: {
         CALL_RESULT: [
-          // Another call in flight hit the same limit: back in the queue, the pause goes on.
-          { guard: 'is rate limited with retries left', actions: 'requeue for rate limit' },
+          // Another call in flight hit the limit too: back in the queue, and the pause starts again with its Retry-After.
+          { guard: 'is rate limited with retries left', target: 'rateLimited', reenter: true, actions: ['requeue for rate limit', 'choose retry after'] },
           { guard: 'is not found with retries left', actions: 'park for not found' },
           { guard: 'is in flight', actions: 'settle answered' },
         ],

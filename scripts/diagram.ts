@@ -12,6 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { connectionMachine } from '../machines/connection.js';
+import { outboxMachine } from '../machines/outbox.js';
 import { machineTransitions, stateNodesOf, type MachineTransition } from './machine-graph.js';
 
 export interface DiagramSpec {
@@ -33,6 +34,14 @@ export const DIAGRAMS: readonly DiagramSpec[] = [
     title: 'The connection machine',
     intro:
       'The connection lifecycle of a sparkbot bot, drawn from the machine itself: every state and every transition, labelled with its event or named delay and its guards. [architecture.md](architecture.md) explains each state and transition.',
+  },
+  {
+    machine: outboxMachine,
+    file: 'docs/outbox.md',
+    source: 'machines/outbox.ts',
+    title: 'The REST outbox machine',
+    intro:
+      'The REST outbox of a sparkbot bot, through which every Webex REST call goes, drawn from the machine itself: every state and every transition, labelled with its event or named delay and its guards. Calls go out in the order they were sent, at most `concurrency` at a time and writes one after the other; a 429 pauses everything for Retry-After. [rest.md](rest.md) and [architecture.md](architecture.md#the-outbox-machine) explain what it means for your calls.',
   },
 ];
 
@@ -191,16 +200,34 @@ function relativeLink(from: string, to: string): string {
   return `${'../'.repeat(up)}${to}`;
 }
 
+/** Hand-written docs that embed a diagram between `<!-- diagram:<machine id> -->` and `<!-- /diagram:<machine id> -->`. */
+export const EMBEDS: readonly string[] = ['docs/architecture.md'];
+
+/** `text` with every embedded diagram region filled with the machine's current diagram. */
+export function fillEmbeds(text: string): string {
+  let out = text;
+  for (const spec of DIAGRAMS) {
+    const id = spec.machine.id;
+    const region = new RegExp(`(<!-- diagram:${id} -->\n)[\s\S]*?(<!-- /diagram:${id} -->)`);
+    out = out.replace(region, (_all, open: string, close: string) => `${open}\`\`\`mermaid\n${mermaidOf(spec.machine)}\`\`\`\n${close}`);
+  }
+  return out;
+}
+
 /** Writes every diagram (or, with `check`, reports those that differ); returns the files out of date. */
 export async function generate(options: { check?: boolean; root?: string } = {}): Promise<string[]> {
   const root = options.root ?? ROOT_DIR;
   const stale: string[] = [];
-  for (const spec of DIAGRAMS) {
-    const path = `${root}/${spec.file}`;
-    const wanted = renderDoc(spec);
+  const wantedFiles: Array<[string, (current: string | undefined) => string]> = [
+    ...DIAGRAMS.map((spec): [string, () => string] => [spec.file, () => renderDoc(spec)]),
+    ...EMBEDS.map((file): [string, (current: string | undefined) => string] => [file, (current) => fillEmbeds(current ?? '')]),
+  ];
+  for (const [file, render] of wantedFiles) {
+    const path = `${root}/${file}`;
     const current = await readFile(path, 'utf8').catch(() => undefined);
+    const wanted = render(current);
     if (current === wanted) continue;
-    stale.push(spec.file);
+    stale.push(file);
     if (!options.check) await writeFile(path, wanted);
   }
   return stale;

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createActor, type Actor, type SnapshotFrom, type StateValue } from 'xstate';
-import { realClock } from './clock.js';
+import { type Clock, realClock } from './clock.js';
 import { connectionMachine, type ConnectionStateName, type DeviceRef, type Failure } from '../machines/connection.js';
 import { createDeviceActor } from './actors/device.js';
 import { createSocketActor } from './actors/socket.js';
@@ -100,6 +100,9 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private readonly seen: RecentIds;
   private readonly outbox: Outbox;
   private seenLoaded: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly clock: Clock;
+  private readonly stopTimeout: number;
   private seenTimer: NodeJS.Timeout | undefined;
   private readonly redactor = new Redactor();
   private readonly log: Log;
@@ -118,6 +121,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     this.redactor.add(opts.token);
     this.log = createLog('bot', this.redactor);
     const clock = opts.clock ?? realClock;
+    this.clock = clock;
+    this.stopTimeout = opts.stopTimeout;
     const u2cOrigin = opts.u2cUrl === false ? [] : [new URL(opts.u2cUrl).origin];
     const http = new Http({
       token: opts.token,
@@ -125,6 +130,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       redactor: this.redactor,
       log: createLog('http', this.redactor),
       timeout: opts.requestTimeout,
+      ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
     });
     this.outbox = new Outbox({
       http,
@@ -178,6 +184,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
           store: this.store,
           log: createLog('device', this.redactor),
           allowInsecure: opts.allowInsecure,
+          socketHosts: opts.socketHosts,
           warn: (message) => this.reportWarning(new SparkBotError('STORE_ERROR', message)),
         }),
         socket: createSocketActor({
@@ -298,16 +305,70 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   }
 
   /**
-   * Disconnects: closes the socket with 1000 (cutting it after `closeTimeout` if the server never
-   * answers), cancels every timer and pending request, and resolves in state `idle`. Idempotent.
+   * Shuts down gracefully and resolves in state `idle`:
+   * 1. the machine stops: no new events; the socket closes with 1000 (cut after `closeTimeout` if
+   *    the server never answers); every timer and the pending registration are cancelled;
+   * 2. handlers under way, and events already received, finish — for up to `timeout` ms
+   *    (`stopTimeout`, default 10000); what is still running then is reported on 'error';
+   * 3. queued REST calls go out within the same deadline; those still waiting then reject with a
+   *    CANCELLED SparkBotError;
+   * 4. with `unregister: true` the device is deleted from WDM and forgotten by the last-connection
+   *    file (the next start registers a new one);
+   * 5. the last-connection file is written.
+   * Calling it again while it runs returns the same promise; calling it when stopped resolves at once.
    */
-  async stop(): Promise<void> {
+  stop(options: { unregister?: boolean; timeout?: number } = {}): Promise<void> {
+    this.stopping ??= this.shutdown(options).finally(() => {
+      this.stopping = undefined;
+    });
+    return this.stopping;
+  }
+
+  private async shutdown(options: { unregister?: boolean; timeout?: number }): Promise<void> {
+    const timeout = options.timeout ?? this.stopTimeout;
+    if (!Number.isFinite(timeout) || timeout < 0) throw new SparkBotError('INVALID_OPTION', `stop({ timeout }) must be zero or more milliseconds, got ${String(timeout)}`);
+    const device = this.actor.getSnapshot().context.device;
     this.stopRequested = true;
     this.actor.send({ type: 'STOP' });
     this.settleStart(new SparkBotError('STOPPED', 'stop() was called before the bot connected'));
+
+    const deadline = this.deadline(timeout);
+    try {
+      if (!(await deadline.race(this.dispatcher.idle()))) {
+        this.reportError(new SparkBotError('HANDLER_ERROR', `stop(): event handlers were still running after ${timeout} ms; the bot stopped without waiting for them`));
+      }
+      if (!(await deadline.race(this.outbox.idle()))) this.outbox.cancelWaiting();
+    } finally {
+      deadline.cancel();
+    }
+    if (options.unregister && device) await this.unregister(device);
     await Promise.all([...this.closing]);
     this.writeSeenNow();
     await this.store.flush();
+  }
+
+  /** A promise race against `ms` of the bot's clock. */
+  private deadline(ms: number): { race(work: Promise<void>): Promise<boolean>; cancel(): void } {
+    let timer: unknown;
+    const expired = new Promise<false>((resolve) => {
+      timer = this.clock.setTimeout(() => resolve(false), ms);
+    });
+    return {
+      race: (work) => Promise.race([work.then(() => true as const), expired]),
+      cancel: () => this.clock.clearTimeout(timer),
+    };
+  }
+
+  private async unregister(device: DeviceRef): Promise<void> {
+    try {
+      await this.api.request<void>('DELETE', device.url);
+      this.log('deleted device %s', device.url);
+    } catch (error) {
+      this.reportWarning(new SparkBotError('API_ERROR', `stop({ unregister: true }): could not delete the device: ${(error as Error).message}`, { cause: error }));
+    }
+    await this.store.forgetDevice().catch((error: unknown) => {
+      this.reportWarning(new SparkBotError('STORE_ERROR', `could not update the last-connection file: ${(error as Error).message}`, { cause: error }));
+    });
   }
 
   private scheduleSeenWrite(): void {
@@ -410,6 +471,10 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       const failure = this.failureError(snapshot.context.failure);
       if (this.startWaiter) this.settleStart(failure);
       else this.reportError(failure);
+    } else if ((state === 'backoff' || state === 'rateLimited') && this.startWaiter && snapshot.context.lastError) {
+      // Until the first connection, a failed attempt is the only news the caller of start() gets.
+      const wait = state === 'backoff' ? snapshot.context.backoffDelay : snapshot.context.retryAfter;
+      this.reportWarning(new SparkBotError('CONNECT_FAILED', `connecting failed (${snapshot.context.lastError}); trying again in ${wait} ms`));
     } else if (state === 'idle' && !this.stopRequested) {
       const why = snapshot.context.lastError ? `: ${snapshot.context.lastError}` : '';
       this.settleStart(new SparkBotError('DISCONNECTED', `the connection was lost and reconnect is false${why}`));

@@ -20,6 +20,8 @@ export type SparkBotErrorCode =
   | 'STOPPED'
   /** The connection was lost with `reconnect: false` before it opened. */
   | 'DISCONNECTED'
+  /** A connection attempt failed before the bot was first connected; it is retried (a warning). */
+  | 'CONNECT_FAILED'
   /** A REST call failed. */
   | 'API_ERROR'
   /** A REST call was still answered 429 after every retry. */

@@ -74,8 +74,20 @@ export interface SparkBotOptions<Bot = unknown> {
   readonly allowBotToBot?: boolean;
   /** Permit `http:` and `ws:` URLs (the emulator, tests). Default false. */
   readonly allowInsecure?: boolean;
-  /** An http.Agent for the socket's upgrade request (e.g. a proxy agent). */
+  /** An http.Agent for the socket's upgrade request, e.g. `new HttpsProxyAgent(url)` from `https-proxy-agent`. */
   readonly agent?: Agent;
+  /**
+   * An undici Dispatcher for the HTTP requests (WDM, REST), e.g. `new ProxyAgent(url)` from `undici`.
+   * Node's fetch ignores http.Agent; give both `agent` and `dispatcher` to send everything through a proxy.
+   */
+  readonly dispatcher?: object;
+  /**
+   * Hosts the socket may connect to (and so receive the token), as names or `*.suffix` patterns.
+   * Default: Webex's domains (`*.wbx2.com`, `*.ciscospark.com`, `*.webex.com`) and the host of wdmUrl.
+   */
+  readonly socketHosts?: readonly string[];
+  /** ms stop() gives handlers and queued REST calls to finish before it cancels what is left. Default 10000. */
+  readonly stopTimeout?: number;
   /** XState inspection observer, e.g. from `@statelyai/inspect`; receives the machine's events (never the token). */
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** The clock of the machine's delays and of the close timer; for tests (see test/support/test-clock.ts). */
@@ -99,6 +111,9 @@ export interface ResolvedOptions<Bot> {
   readonly maxPayload: number;
   readonly allowInsecure: boolean;
   readonly agent: Agent | undefined;
+  readonly dispatcher: object | undefined;
+  readonly socketHosts: readonly string[];
+  readonly stopTimeout: number;
   readonly inspect: SparkBotOptions['inspect'];
   readonly clock: Clock | undefined;
 }
@@ -106,6 +121,8 @@ export interface ResolvedOptions<Bot> {
 export const DEFAULT_WDM_URL = 'https://wdm-a.wbx2.com/wdm/api/v1/devices';
 export const DEFAULT_API_URL = 'https://webexapis.com/v1';
 export const DEFAULT_U2C_URL = 'https://u2c.wbx2.com/u2c/api/v1';
+/** The domains Webex names Mercury sockets in. */
+export const WEBEX_SOCKET_HOSTS: readonly string[] = ['*.wbx2.com', '*.ciscospark.com', '*.webex.com'];
 
 export const DEFAULT_DEVICE_DESC: Readonly<Record<string, unknown>> = {
   deviceName: 'ts-sparkbot',
@@ -131,6 +148,7 @@ const DURATIONS = {
   stableAfter: { min: 0 },
   closeTimeout: { min: 0 },
   requestTimeout: { min: 1 },
+  stopTimeout: { min: 0 },
 } as const;
 
 const KNOWN = new Set([
@@ -148,6 +166,8 @@ const KNOWN = new Set([
   'concurrency',
   'allowBotToBot',
   'agent',
+  'dispatcher',
+  'socketHosts',
   'inspect',
   'clock',
   ...Object.keys(DURATIONS),
@@ -232,6 +252,11 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
   const maxPayload = options.maxPayload ?? 4 * 1024 * 1024;
   if (!Number.isInteger(maxPayload) || maxPayload < 1024) throw invalid(`maxPayload must be a whole number of bytes, at least 1024, got ${describe(maxPayload)}`);
   if (options.inspect !== undefined && typeof options.inspect !== 'function' && typeof options.inspect !== 'object') throw invalid('inspect must be a function or an observer object');
+  if (options.agent !== undefined && (typeof options.agent !== 'object' || options.agent === null)) throw invalid('agent must be an http.Agent');
+  if (options.dispatcher !== undefined && (typeof options.dispatcher !== 'object' || options.dispatcher === null)) throw invalid('dispatcher must be an undici Dispatcher (e.g. new ProxyAgent(url) from undici)');
+  if (options.socketHosts !== undefined && (!Array.isArray(options.socketHosts) || options.socketHosts.some((h) => typeof h !== 'string' || !/^(\*\.)?[a-z0-9.-]+$/i.test(h)))) {
+    throw invalid('socketHosts must be a list of host names or *.suffix patterns');
+  }
   if (options.clock !== undefined && (typeof options.clock?.setTimeout !== 'function' || typeof options.clock?.clearTimeout !== 'function')) {
     throw invalid('clock must have setTimeout and clearTimeout');
   }
@@ -269,6 +294,9 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
     maxPayload,
     allowInsecure,
     agent: options.agent,
+    dispatcher: options.dispatcher,
+    socketHosts: options.socketHosts ?? [...WEBEX_SOCKET_HOSTS, new URL(wdmUrl).hostname],
+    stopTimeout: checkDuration('stopTimeout', options.stopTimeout, 10_000),
     inspect: options.inspect,
     clock: options.clock,
   };

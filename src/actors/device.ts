@@ -25,7 +25,18 @@ export interface DeviceDeps {
   readonly store: Store;
   readonly log: Log;
   readonly allowInsecure: boolean;
+  /** Hosts a socket URL may name (names or `*.suffix`); the token is sent to no other. */
+  readonly socketHosts: readonly string[];
   readonly warn: (message: string) => void;
+}
+
+/** True when `host` is one of `patterns` (a name, or `*.suffix` for any subdomain). */
+export function hostAllowed(host: string, patterns: readonly string[]): boolean {
+  const name = host.toLowerCase();
+  return patterns.some((pattern) => {
+    const p = pattern.toLowerCase();
+    return p.startsWith('*.') ? name.endsWith(p.slice(1)) && name.length > p.length - 1 : name === p;
+  });
 }
 
 export function createDeviceActor(deps: DeviceDeps) {
@@ -39,10 +50,18 @@ export function createDeviceActor(deps: DeviceDeps) {
       throw new ApiError({ message: `${where} has no webSocketUrl`, method: 'POST', url: deps.wdmUrl });
     }
     let protocol: string;
+    let host: string;
     try {
-      protocol = new URL(webSocketUrl).protocol;
+      ({ protocol, hostname: host } = new URL(webSocketUrl));
     } catch {
       throw new ApiError({ message: `${where} has an invalid webSocketUrl`, method: 'POST', url: deps.wdmUrl });
+    }
+    if (!hostAllowed(host, deps.socketHosts)) {
+      throw new ApiError({
+        message: `${where} names a socket on ${host}, which is not a Webex host (${deps.socketHosts.join(', ')}); the token is not sent there — set socketHosts if this host is right`,
+        method: 'POST',
+        url: deps.wdmUrl,
+      });
     }
     if (protocol !== 'wss:' && !(protocol === 'ws:' && deps.allowInsecure)) {
       throw new ApiError({

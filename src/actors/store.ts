@@ -28,6 +28,8 @@ export interface Store {
   loadDevice(): Promise<DeviceRef | null>;
   /** Saves the device. Rejects when the file cannot be written. */
   saveDevice(device: DeviceRef): Promise<void>;
+  /** Forgets the device (after it was deleted from WDM). */
+  forgetDevice(): Promise<void>;
   /** The ids of recently handled activities. Never throws. */
   loadSeen(): Promise<string[]>;
   /** Saves the ids of recently handled activities. Rejects when the file cannot be written. */
@@ -158,6 +160,9 @@ export function createStore(path: string | false, deps: StoreDeps): Store {
         deps.log('saving device %s to %s', device.url, path === false ? '(memory)' : path);
         return { ...data, device: { url: device.url, webSocketUrl: device.webSocketUrl, savedAt: new Date().toISOString() } };
       });
+    },
+    forgetDevice() {
+      return update((data) => (data.device === null ? undefined : { ...data, device: null }));
     },
     async loadSeen() {
       await load();

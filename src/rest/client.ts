@@ -126,7 +126,10 @@ export class WebexApi {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
     const result = await this.deps.outbox.send(req, { notFoundRetries: options.notFoundRetries ?? 0 });
-    if (result.status >= 200 && result.status < 300) return result as HttpResult<T>;
+    if (result.status >= 200 && result.status < 300) {
+      if (result.text !== '' && result.body === undefined) throw this.deps.http.errorFor(req, result, 'Webex API answered with a body that is not JSON');
+      return result as HttpResult<T>;
+    }
     throw this.deps.http.errorFor(req, result, 'Webex API call failed');
   }
 

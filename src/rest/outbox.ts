@@ -58,6 +58,18 @@ export class Outbox {
     this.actor.send({ type: 'CANCEL_ALL' });
   }
 
+  /** Resolves once nothing is queued, in flight or waiting to be retried. */
+  idle(): Promise<void> {
+    if (this.actor.getSnapshot().matches('idle')) return Promise.resolve();
+    return new Promise((resolve) => {
+      const subscription = this.actor.subscribe((snapshot) => {
+        if (!snapshot.matches('idle')) return;
+        subscription.unsubscribe();
+        resolve();
+      });
+    });
+  }
+
   /** 429 answers seen so far. */
   get rateLimits(): number {
     return this.actor.getSnapshot().context.rateLimits;

@@ -1,14 +1,21 @@
 /**
  * The committed diagrams in docs/ are what scripts/diagram.ts makes of the machines now (generated
- * in memory; nothing is written), and making them is deterministic.
+ * in memory; nothing is written), making them is deterministic, and every machine in machines/
+ * (the connection, the REST outbox) has one.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { DIAGRAMS, mermaidOf, renderDoc } from '../../scripts/diagram.js';
+import { DIAGRAMS, EMBEDS, fillEmbeds, mermaidOf, renderDoc } from '../../scripts/diagram.js';
 import { machineTransitions, stateNodesOf } from '../../scripts/machine-graph.js';
 
 const ROOT = new URL('../../', import.meta.url);
+
+test('every machine in machines/ is drawn in docs/', async () => {
+  const machines = (await readdir(new URL('machines/', ROOT))).filter((file) => file.endsWith('.ts')).map((file) => `machines/${file}`);
+  assert.deepEqual(DIAGRAMS.map((spec) => spec.source).sort(), machines.sort());
+  assert.deepEqual(DIAGRAMS.map((spec) => spec.file).sort(), ['docs/connection.md', 'docs/outbox.md']);
+});
 
 for (const spec of DIAGRAMS) {
   test(`${spec.file} is up to date with ${spec.source} (npm run diagram)`, async () => {
@@ -23,5 +30,13 @@ for (const spec of DIAGRAMS) {
     const edges = diagram.split('\n').filter((line) => line.includes(' --> ') && !line.includes('[*]'));
     const expected = machineTransitions(spec.machine).reduce((n, t) => n + Math.max(1, t.targets.length), 0);
     assert.equal(edges.length, expected, 'one edge per transition (and target)');
+  });
+}
+
+for (const file of EMBEDS) {
+  test(`the diagrams embedded in ${file} are up to date (npm run diagram)`, async () => {
+    const committed = await readFile(new URL(file, ROOT), 'utf8');
+    assert.match(committed, /<!-- diagram:connection -->/);
+    assert.equal(committed, fillEmbeds(committed), `${file} is out of date: run npm run diagram`);
   });
 }
