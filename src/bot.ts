@@ -202,6 +202,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
             this.closing.add(closed);
             void closed.then(() => this.closing.delete(closed));
           },
+          previousClosed: () => (this.closing.size === 0 ? undefined : Promise.all([...this.closing]).then(() => undefined)),
         }),
       },
       actions: {

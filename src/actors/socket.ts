@@ -34,6 +34,8 @@ export interface SocketDeps {
   readonly onPong?: () => void;
   /** Told about every socket until it has closed, so that stop() can wait for it. */
   readonly track: (closed: Promise<void>) => void;
+  /** Resolves once every socket tracked so far has closed; undefined when none is open. */
+  readonly previousClosed: () => Promise<void> | undefined;
 }
 
 export function createSocketActor(deps: SocketDeps) {
@@ -48,73 +50,99 @@ export function createSocketActor(deps: SocketDeps) {
       if (!finished) sendBack(event);
     };
 
-    const ws = new WebSocket(mercuryUrl(input.url), {
-      perMessageDeflate: false,
-      maxPayload: deps.maxPayload,
-      ...(deps.agent ? { agent: deps.agent } : {}),
-    });
-    deps.track(new Promise<void>((resolve) => ws.once('close', () => resolve())));
-    log('connecting to %s', input.url);
+    let ws: WebSocket | undefined;
+    let cancelled = false;
 
-    ws.on('error', (error) => {
-      lastError = deps.redactor.redact(error.message);
-      log('error: %s', lastError);
-    });
+    const connect = () => {
+      const socket = new WebSocket(mercuryUrl(input.url), {
+        perMessageDeflate: false,
+        maxPayload: deps.maxPayload,
+        ...(deps.agent ? { agent: deps.agent } : {}),
+      });
+      ws = socket;
+      deps.track(new Promise<void>((resolve) => socket.once('close', () => resolve())));
+      log('connecting to %s', input.url);
+      listen(socket);
+    };
 
-    ws.on('unexpected-response', (_request, response) => {
-      const status = response.statusCode ?? 0;
-      const retryAfterHeader = response.headers['retry-after'];
-      const retryAfter = parseRetryAfter(Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader);
-      log('handshake answered HTTP %d', status);
-      response.resume();
-      report({ type: 'SOCKET_REJECTED', generation, status, ...(retryAfter === undefined ? {} : { retryAfter }) });
-      finished = true;
-      ws.terminate();
-    });
+    const listen = (ws: WebSocket) => {
+      ws.on('error', (error) => {
+        lastError = deps.redactor.redact(error.message);
+        log('error: %s', lastError);
+      });
 
-    ws.on('open', () => {
-      log('open; sending the authorization frame');
-      ws.send(authorizationFrame(deps.token, randomUUID(), `sparkbot_${randomUUID()}_${Date.now()}`));
-    });
+      ws.on('unexpected-response', (_request, response) => {
+        const status = response.statusCode ?? 0;
+        const retryAfterHeader = response.headers['retry-after'];
+        const retryAfter = parseRetryAfter(Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader);
+        log('handshake answered HTTP %d', status);
+        response.resume();
+        report({ type: 'SOCKET_REJECTED', generation, status, ...(retryAfter === undefined ? {} : { retryAfter }) });
+        finished = true;
+        ws.terminate();
+      });
 
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) {
-        report({ type: 'FRAME', generation, invalid: `binary frame of ${byteLength(data)} bytes` });
-        return;
-      }
-      const parsed = parseFrame(data.toString());
-      if (!parsed.ok) {
-        log('unusable frame: %s', parsed.error);
-        report({ type: 'FRAME', generation, invalid: parsed.error });
-        return;
-      }
-      const { frame } = parsed;
-      const ack = ackFrame(frame.envelope);
-      if (ack !== undefined && ws.readyState === WebSocket.OPEN) ws.send(ack);
-      if (frame.kind === 'ready' && !ready) {
-        ready = true;
-        log('ready (%s)', frame.envelope.data?.eventType);
-        report({ type: 'READY', generation });
-      } else if (frame.kind === 'pong') {
-        deps.onPong?.();
-        report({ type: 'PONG', generation, id: frame.id });
-      } else {
-        report({ type: 'FRAME', generation, envelope: frame.envelope });
-      }
-    });
+      ws.on('open', () => {
+        log('open; sending the authorization frame');
+        ws.send(authorizationFrame(deps.token, randomUUID(), `sparkbot_${randomUUID()}_${Date.now()}`));
+      });
 
-    ws.on('close', (code, reasonBuffer) => {
-      const reason = reasonBuffer.toString();
-      const verdict = classifyClose(code, reason, ready);
-      const why = code === 1006 && lastError ? { ...verdict, why: `${verdict.why}: ${lastError}` } : verdict;
-      log('closed: %s -> %s', why.why, verdict.action);
-      report({ type: 'SOCKET_CLOSED', generation, code, reason, verdict: why });
-      finished = true;
-    });
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) {
+          report({ type: 'FRAME', generation, invalid: `binary frame of ${byteLength(data)} bytes` });
+          return;
+        }
+        const parsed = parseFrame(data.toString());
+        if (!parsed.ok) {
+          log('unusable frame: %s', parsed.error);
+          report({ type: 'FRAME', generation, invalid: parsed.error });
+          return;
+        }
+        const { frame } = parsed;
+        const ack = ackFrame(frame.envelope);
+        if (ack !== undefined && ws.readyState === WebSocket.OPEN) ws.send(ack);
+        if (frame.kind === 'ready' && !ready) {
+          ready = true;
+          log('ready (%s)', frame.envelope.data?.eventType);
+          report({ type: 'READY', generation });
+        } else if (frame.kind === 'pong') {
+          deps.onPong?.();
+          report({ type: 'PONG', generation, id: frame.id });
+        } else {
+          report({ type: 'FRAME', generation, envelope: frame.envelope });
+        }
+      });
+
+      ws.on('close', (code, reasonBuffer) => {
+        const reason = reasonBuffer.toString();
+        const verdict = classifyClose(code, reason, ready);
+        const why = code === 1006 && lastError ? { ...verdict, why: `${verdict.why}: ${lastError}` } : verdict;
+        log('closed: %s -> %s', why.why, verdict.action);
+        report({ type: 'SOCKET_CLOSED', generation, code, reason, verdict: why });
+        finished = true;
+      });
+    };
+
+    // A bot has one socket at a time: a new one opens only once the previous one has closed.
+    const previous = deps.previousClosed();
+    if (previous === undefined) connect();
+    else {
+      log('waiting for the previous socket to close');
+      void previous.then(() => {
+        if (cancelled) return;
+        try {
+          connect();
+        } catch (error) {
+          const why = `the socket could not be opened: ${deps.redactor.redact((error as Error)?.message ?? String(error))}`;
+          report({ type: 'SOCKET_CLOSED', generation, code: 1006, reason: '', verdict: { action: 'reconnect', reregister: false, why } });
+          finished = true;
+        }
+      });
+    }
 
     receive((command) => {
       if (command.type === 'PING') {
-        if (ws.readyState === WebSocket.OPEN) ws.send(pingFrame(command.id));
+        if (ws?.readyState === WebSocket.OPEN) ws.send(pingFrame(command.id));
       } else if (command.type === 'CLOSE') {
         graceful = command.graceful;
       }
@@ -122,16 +150,18 @@ export function createSocketActor(deps: SocketDeps) {
 
     return () => {
       finished = true;
-      if (ws.readyState === WebSocket.CLOSED) return;
-      if (graceful && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CLOSING)) {
-        if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'Done');
+      cancelled = true;
+      if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
+      const socket = ws;
+      if (graceful && (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CLOSING)) {
+        if (socket.readyState === WebSocket.OPEN) socket.close(1000, 'Done');
         const timer = deps.clock.setTimeout(() => {
           log('the peer did not answer the close within %d ms; terminating', deps.closeTimeout);
-          ws.terminate();
+          socket.terminate();
         }, deps.closeTimeout);
-        ws.once('close', () => deps.clock.clearTimeout(timer));
+        socket.once('close', () => deps.clock.clearTimeout(timer));
       } else {
-        ws.terminate();
+        socket.terminate();
       }
     };
   });

@@ -237,6 +237,31 @@ export class WebexEmulator extends EventEmitter {
     return { wdmUrl: this.wdmUrl, apiUrl: this.apiUrl, u2cUrl: this.u2cUrl, allowInsecure: true };
   }
 
+  /**
+   * Restarts the server as a crash would: every socket is cut (the bots see 1006), nothing listens
+   * for `downFor` ms (connections are refused), then it listens again on the same port. People,
+   * rooms, devices and envelopes not acked yet survive.
+   */
+  async restart(downFor = 0): Promise<void> {
+    const { port } = this.server.address() as AddressInfo;
+    for (const conn of this.live) {
+      conn.record.closedBy ??= 'server';
+      conn.ws.terminate();
+    }
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.emitChange('restart', { down: true });
+    if (downFor > 0) await new Promise((resolve) => setTimeout(resolve, downFor));
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, new URL(this.url).hostname, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.emitChange('restart', { down: false });
+  }
+
   /** Closes every socket and the server. */
   async close(): Promise<void> {
     for (const hold of [...this.holds]) this.releaseHold(hold);
