@@ -6,24 +6,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import { WebexEmulator } from '../src/emulator/index.js';
-import { SparkBot, type ConnectionStateName } from '../src/index.js';
+import { SparkBot } from '../src/index.js';
+import { waitForState } from '../test/support/helpers.js';
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 };
-
-function reach(bot: SparkBot, state: ConnectionStateName): Promise<void> {
-  if (bot.state === state) return Promise.resolve();
-  return new Promise((resolve) => {
-    const listener = (next: ConnectionStateName) => {
-      if (next !== state) return;
-      bot.off('state', listener);
-      resolve();
-    };
-    bot.on('state', listener);
-  });
-}
 
 async function startTime(emulator: WebexEmulator): Promise<number> {
   const me = emulator.createBot({ displayName: 'Bench' });
@@ -61,8 +50,8 @@ async function reconnectTime(emulator: WebexEmulator): Promise<number> {
   await bot.start();
   const began = performance.now();
   emulator.dropConnections({ code: 1011 });
-  await reach(bot, 'backoff');
-  await reach(bot, 'open');
+  await waitForState(bot, 'backoff');
+  await waitForState(bot, 'open');
   const ms = performance.now() - began;
   await bot.stop();
   return ms;
