@@ -74,3 +74,38 @@ test('an authorization refused by the socket (4401 before ready) makes start() r
   emulator.dropConnections({ code: 4401, reason: 'Unauthorized' });
   await assert.rejects(started, { code: 'UNAUTHORIZED', message: /refused the token/ });
 });
+
+test('start() after failed begins again from the first attempt, with no error left over', async (t) => {
+  const { bot, emulator, clock } = await harness(t);
+  emulator.failNext('POST /wdm/api/v1/devices', { status: 500, times: 2 });
+  emulator.failNext('POST /wdm/api/v1/devices', { status: 401 });
+  const first = bot.start().catch((error: unknown) => error);
+  for (let i = 0; i < 2; i += 1) {
+    await waitForState(bot, 'backoff');
+    clock.runNext();
+  }
+  assert.equal(((await first) as { code?: string }).code, 'UNAUTHORIZED');
+  assert.equal(bot.health().attempt, 2);
+  await bot.start();
+  assert.equal(bot.health().attempt, 0, 'the backoff starts again from reconnectSleep');
+  assert.equal(bot.health().lastError, null);
+});
+
+test('a 403 on the socket handshake fails with FORBIDDEN', async (t) => {
+  const { bot, emulator } = await harness(t);
+  emulator.failNext('WS /mercury/*', { status: 403 });
+  await assert.rejects(bot.start(), { code: 'FORBIDDEN' });
+  assert.equal(bot.state, 'failed');
+});
+
+test('another HTTP status on the socket handshake backs off at once and keeps the device', async (t) => {
+  const { bot, emulator, clock } = await harness(t);
+  emulator.failNext('WS /mercury/*', { status: 500 });
+  const started = bot.start();
+  await waitForState(bot, 'backoff');
+  assert.match(bot.health().lastError ?? '', /handshake answered HTTP 500/);
+  assert.equal(bot.health().reconnects, 1);
+  clock.runNext();
+  await started;
+  assert.equal(emulator.registrations.length, 1);
+});

@@ -55,3 +55,32 @@ test('events from an older socket generation are ignored', async () => {
   assert.deepEqual(envelopes, [{ id: 'z' }]);
   actor.stop();
 });
+
+test('READY and handshake answers from an older socket are ignored while a new one connects', async () => {
+  const clock = new TestClock();
+  let readyFor = 1; // only the first socket confirms by itself
+  const machine = connectionMachine.provide({
+    actors: {
+      device: fromPromise(async () => ({ device, registered: true as boolean })),
+      socket: fromCallback(({ input, sendBack }) => {
+        const { generation } = input as { generation: number };
+        if (generation <= readyFor) sendBack({ type: 'READY', generation });
+      }),
+    },
+  });
+  const actor = createActor(machine, { clock });
+  actor.start();
+  actor.send({ type: 'START' });
+  await waitFor(actor, (s) => s.matches({ online: 'open' }));
+  readyFor = 0;
+  actor.send({ type: 'SOCKET_CLOSED', generation: 1, code: 1011, reason: '', verdict: { action: 'reconnect', reregister: false, why: 'x' } });
+  clock.runNext();
+  await waitFor(actor, (s) => s.matches({ online: 'connecting' }));
+  assert.equal(actor.getSnapshot().context.generation, 2);
+  actor.send({ type: 'READY', generation: 1 });
+  for (const status of [401, 403, 404, 429, 500]) actor.send({ type: 'SOCKET_REJECTED', generation: 1, status });
+  assert.ok(actor.getSnapshot().matches({ online: 'connecting' }), 'nothing from socket 1 moves socket 2');
+  actor.send({ type: 'READY', generation: 2 });
+  assert.ok(actor.getSnapshot().matches({ online: 'open' }));
+  actor.stop();
+});

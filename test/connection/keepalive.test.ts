@@ -39,6 +39,18 @@ test('any inbound frame in open restarts the idle timer', async (t) => {
   assert.equal(bot.state, 'awaitingPong');
 });
 
+test('a pong in open (an unsolicited one) restarts the idle timer too', async (t) => {
+  const { bot, emulator, clock } = await harness(t, { pingEvery: PING_EVERY, pingWait: PING_WAIT });
+  await bot.start();
+  clock.advance(PING_EVERY - 1);
+  emulator.sendRaw(JSON.stringify({ id: randomUUID(), type: 'pong' }));
+  await emulator.waitFor(() => bot.health().lastPongAt !== null);
+  clock.advance(PING_EVERY - 1);
+  assert.equal(bot.state, 'open', 'the pong postponed the ping');
+  clock.advance(1);
+  assert.equal(bot.state, 'awaitingPong');
+});
+
 test('no pong within pingWait: the socket is terminated, the bot backs off and reconnects to the same device', async (t) => {
   const { bot, emulator, clock, states } = await harness(t, { pingEvery: PING_EVERY, pingWait: PING_WAIT });
   await bot.start();
@@ -72,14 +84,20 @@ test('a pong with another id means the link is broken: backoff', async (t) => {
   assert.equal(bot.health().reconnects, 1);
 });
 
-test('inbound traffic while awaiting the pong proves the link alive: back to open', async (t) => {
-  const { bot, emulator, clock, states } = await harness(t, { pingEvery: PING_EVERY, pingWait: PING_WAIT });
+test('inbound traffic while awaiting the pong proves the link alive: back to open, and the event is delivered', async (t) => {
+  const { bot, emulator, clock, states, person, until } = await harness(t, { pingEvery: PING_EVERY, pingWait: PING_WAIT });
+  const texts: string[] = [];
+  bot.on('message', (message) => {
+    texts.push(message.text ?? '');
+  });
   await bot.start();
   emulator.setPongMode('ignore');
   clock.advance(PING_EVERY);
   await emulator.waitFor(() => emulator.pings.length === 1);
-  emulator.sendRaw(eventFrame());
+  emulator.postMessage({ from: emulator.createUser({ displayName: 'Alice' }), toPerson: person, text: 'while pinging' });
   await waitForState(bot, 'open');
+  await until(() => texts.length === 1);
+  assert.deepEqual(texts, ['while pinging']);
   clock.advance(PING_WAIT);
   assert.equal(bot.state, 'open', 'the pong timer was cancelled');
   assert.ok(!states.includes('backoff'));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { reconnectDelay } from '../../machines/connection.js';
@@ -50,6 +51,11 @@ test('a handshake 404 (stale device) registers a new device and deletes the old 
   assert.equal(emulator.registrations.length, 2);
   await emulator.waitFor(() => emulator.deviceDeletions.length === 1, { what: 'the stale device was deleted' });
   assert.equal(emulator.deviceDeletions[0]?.deviceUuid, oldDevice.uuid);
+  emulator.dropConnections({ code: 1011 });
+  await waitForState(bot, 'backoff');
+  clock.runNext();
+  await waitForState(bot, 'open');
+  assert.equal(emulator.registrations.length, 2, 'the new device is not stale: the next reconnect reuses it');
   await bot.stop();
   const saved = JSON.parse(await readFile(lastConn, 'utf8')) as { device: { url: string } };
   assert.equal(saved.device.url, emulator.devicesOf(person)[0]?.url, 'the new device is saved');
@@ -145,4 +151,23 @@ test('the attempt counter restarts only after the link stayed open for stableAft
   emulator.dropConnections({ code: 1011 });
   await waitForState(bot, 'backoff');
   assert.equal(bot.health().attempt, 1);
+});
+
+test('an event that arrives before mercury.buffer_state is delivered, not dropped', async (t) => {
+  const { bot, emulator, person, until } = await harness(t);
+  const texts: string[] = [];
+  bot.on('message', (message) => {
+    texts.push(message.text ?? '');
+  });
+  emulator.setBufferState('withhold');
+  const started = bot.start();
+  await emulator.waitFor(() => emulator.connections[0]?.authorizedAt !== undefined);
+  emulator.postMessage({ from: emulator.createUser({ displayName: 'Alice' }), toPerson: person, text: 'early' });
+  const early = emulator.events.find((e) => e.personUuid === person.uuid)?.data;
+  emulator.sendRaw(JSON.stringify({ id: randomUUID(), data: early }));
+  await until(() => texts.length === 1);
+  assert.equal(bot.state, 'connecting');
+  emulator.sendRaw(JSON.stringify({ id: randomUUID(), data: { eventType: 'mercury.buffer_state' } }));
+  await started;
+  assert.deepEqual(texts, ['early']);
 });

@@ -83,3 +83,15 @@ test('a device WDM forgot while its socket kept failing is replaced after the ch
   await waitForState(bot, 'open');
   assert.equal(emulator.registrations.length, 2);
 });
+
+test('a handshake 410 (gone) is a stale device too: a new registration', async (t) => {
+  const { bot, emulator, clock, states } = await harness(t);
+  await bot.start();
+  emulator.failNext('WS /mercury/*', { status: 410 });
+  emulator.dropConnections({ code: 1011 });
+  await waitForState(bot, 'backoff');
+  clock.runNext();
+  await waitForState(bot, 'open');
+  assert.deepEqual(states.slice(-6), ['backoff', 'fetchingUrl', 'connecting', 'fetchingUrl', 'connecting', 'open']);
+  assert.equal(emulator.registrations.length, 2);
+});
