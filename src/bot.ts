@@ -112,6 +112,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private lastPongAt: number | null = null;
   private startWaiter: StartWaiter | undefined;
   private stopRequested = false;
+  private storeWriteFailing = false;
   private me: Promise<Person> | undefined;
   private person: Person | undefined;
 
@@ -194,6 +195,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
           clock,
           closeTimeout: opts.closeTimeout,
           maxPayload: opts.maxPayload,
+          warn: (message) => this.reportWarning(new SparkBotError('INVALID_FRAME', message)),
           ...(opts.agent ? { agent: opts.agent } : {}),
           onPong: () => {
             this.lastPongAt = Date.now();
@@ -207,9 +209,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       },
       actions: {
         'persist device': (_, params: { device: DeviceRef; registered: boolean }) => {
-          this.store.saveDevice(params.device).catch((error: unknown) => {
-            this.reportWarning(new SparkBotError('STORE_ERROR', `could not save the last-connection file: ${(error as Error).message}`, { cause: error }));
-          });
+          this.watchStoreWrite(this.store.saveDevice(params.device), 'the device');
         },
       },
     });
@@ -382,9 +382,29 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     if (this.seenTimer === undefined) return;
     clearTimeout(this.seenTimer);
     this.seenTimer = undefined;
-    this.store.saveSeen(this.seen.toArray()).catch((error: unknown) => {
-      this.reportWarning(new SparkBotError('STORE_ERROR', `could not save the handled activity ids: ${(error as Error).message}`, { cause: error }));
-    });
+    this.watchStoreWrite(this.store.saveSeen(this.seen.toArray()), 'the handled activity ids');
+  }
+
+  /**
+   * Reports a failed write of the last-connection file on 'warning' — once: while writes keep
+   * failing (the same unwritable path), the next failures go to the log only, not one warning per
+   * handled activity. A write that succeeds re-arms the warning.
+   */
+  private watchStoreWrite(write: Promise<boolean>, what: string): void {
+    write.then(
+      (written) => {
+        if (written) this.storeWriteFailing = false;
+      },
+      (error: unknown) => {
+        const message = `could not save ${what} to the last-connection file (${(error as Error)?.message ?? String(error)}); the bot goes on with them in memory, and a restart registers a new device — set lastConn to a writable path, or to false`;
+        if (this.storeWriteFailing) {
+          this.log('%s', message);
+          return;
+        }
+        this.storeWriteFailing = true;
+        this.reportWarning(new SparkBotError('STORE_ERROR', message, { cause: error }));
+      },
+    );
   }
 
   /** Emits one activity's events in order, awaiting each handler: 'activity', the typed event (and the router), onMessage. */

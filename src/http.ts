@@ -62,6 +62,16 @@ export class Http {
 
   /** Sends a request. Resolves with any HTTP answer; rejects with an ApiError when there was none. */
   async send<T = unknown>(req: HttpRequest): Promise<HttpResult<T>> {
+    const origin = originOf(req.url);
+    if (origin === undefined || !this.deps.allowedOrigins.has(origin)) {
+      throw this.deps.redactor.error(
+        new ApiError({
+          message: `${req.method} ${req.url} was not sent: the token goes only to the origins of wdmUrl, apiUrl and u2cUrl, and ${origin ?? 'this URL'} is none of them`,
+          method: req.method,
+          url: req.url,
+        }),
+      );
+    }
     const started = Date.now();
     const timeout = AbortSignal.timeout(this.deps.timeout);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
@@ -115,6 +125,14 @@ export class Http {
   }
 }
 
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A copy of an error with only its name, message, code and (recursively) cause: nothing else travels. */
 export function plainError(error: unknown): Error {
   if (!(error instanceof Error)) return new Error(String(error));
@@ -127,14 +145,48 @@ export function plainError(error: unknown): Error {
   return copy;
 }
 
-/** "connect ECONNREFUSED 127.0.0.1:1", "getaddrinfo ENOTFOUND example.invalid", "timed out"… */
+/**
+ * "connect ECONNREFUSED 127.0.0.1:8080: nothing accepts connections there; …",
+ * "getaddrinfo ENOTFOUND example.invalid: the host name does not resolve; …", "self-signed
+ * certificate (DEPTH_ZERO_SELF_SIGNED_CERT): the server's TLS certificate is not trusted; …".
+ * fetch wraps the network error in a TypeError ("fetch failed") whose cause says what happened.
+ */
 export function describeNetworkError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   if (error.name === 'TimeoutError') return 'the request timed out';
   const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    return code && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message;
+  return describeConnectError(cause instanceof Error ? cause : error);
+}
+
+/** An error of a connection attempt (fetch's cause, or a WebSocket's error): its message, code and a hint. */
+export function describeConnectError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const text = code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+  const hint = networkHint(code, error.message);
+  return hint ? `${text}: ${hint}` : text;
+}
+
+/** What to check for a network error code; undefined when there is nothing useful to say. */
+export function networkHint(code: string | undefined, message = ''): string | undefined {
+  switch (code) {
+    case 'ENOTFOUND':
+      return 'the host name does not resolve (DNS); check the URL and the network';
+    case 'EAI_AGAIN':
+      return 'the DNS lookup failed for now; check the network';
+    case 'ECONNREFUSED':
+      return 'nothing accepts connections there; check the host and port of the URL, or whether a proxy is needed (agent, dispatcher)';
+    case 'ECONNRESET':
+      return 'the connection was cut; a proxy or firewall may be in the way';
+    case 'ETIMEDOUT':
+    case 'ENETUNREACH':
+    case 'EHOSTUNREACH':
+      return 'the host cannot be reached; check the network, or whether a proxy is needed (agent, dispatcher)';
+    default:
+      break;
   }
-  return error.message;
+  if ((code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) || /certificate/i.test(message)) {
+    return "the server's TLS certificate is not trusted; behind a TLS-inspecting proxy, trust its CA (NODE_EXTRA_CA_CERTS, or an agent and dispatcher with that CA) — do not turn verification off";
+  }
+  if (message === 'bad port') return "Node's fetch refuses to connect to this port (a port the Fetch standard blocks)";
+  return undefined;
 }

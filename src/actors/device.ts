@@ -47,7 +47,7 @@ export function createDeviceActor(deps: DeviceDeps) {
 
   function checkSocketUrl(webSocketUrl: unknown, where: string): string {
     if (typeof webSocketUrl !== 'string' || webSocketUrl === '') {
-      throw new ApiError({ message: `${where} has no webSocketUrl`, method: 'POST', url: deps.wdmUrl });
+      throw new ApiError({ message: `${where} has no webSocketUrl (is wdmUrl a Webex WDM devices URL?)`, method: 'POST', url: deps.wdmUrl });
     }
     let protocol: string;
     let host: string;
@@ -77,11 +77,29 @@ export function createDeviceActor(deps: DeviceDeps) {
     const req = { method: 'POST', url: deps.wdmUrl, json: deps.deviceDesc, signal } as const;
     const result = await deps.http.send<{ url?: unknown; webSocketUrl?: unknown }>(req);
     if (result.status < 200 || result.status >= 300) throw deps.http.errorFor(req, result, 'device registration failed');
-    const url = result.body?.url;
-    if (typeof url !== 'string' || !isOurs({ url, webSocketUrl: '' })) {
-      throw new ApiError({ message: 'device registration answered without a device url on the WDM host', method: 'POST', url: deps.wdmUrl });
+    const body: unknown = result.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      const type = result.headers.get('content-type');
+      throw new ApiError({
+        message: `device registration: POST ${deps.wdmUrl} answered HTTP ${result.status} with a body that is not a JSON object${type ? ` (${type})` : ''}; is wdmUrl right, or did a proxy answer?`,
+        method: 'POST',
+        url: deps.wdmUrl,
+      });
     }
-    const device = { url, webSocketUrl: checkSocketUrl(result.body?.webSocketUrl, 'the device registration answer') };
+    const url = (body as { url?: unknown }).url;
+    if (typeof url !== 'string' || !isOurs({ url, webSocketUrl: '' })) {
+      const where = typeof url === 'string' ? `a device url on ${originOf(url) ?? 'an invalid URL'}, not on ${wdmOrigin}` : 'no device url';
+      throw new ApiError({ message: `device registration answered with ${where}; the device is not used`, method: 'POST', url: deps.wdmUrl });
+    }
+    let webSocketUrl: string;
+    try {
+      webSocketUrl = checkSocketUrl((body as { webSocketUrl?: unknown }).webSocketUrl, 'the device registration answer');
+    } catch (error) {
+      // The device exists now but cannot be used: delete it rather than leave one behind per attempt.
+      await deleteBestEffort({ url, webSocketUrl: '' });
+      throw error;
+    }
+    const device = { url, webSocketUrl };
     deps.log('registered device %s', device.url);
     return device;
   }
@@ -91,6 +109,10 @@ export function createDeviceActor(deps: DeviceDeps) {
     const req = { method: 'GET', url: deps.wdmUrl, signal } as const;
     const result = await deps.http.send<{ devices?: unknown }>(req);
     if (result.status < 200 || result.status >= 300) throw deps.http.errorFor(req, result, 'listing devices failed');
+    if (typeof result.body !== 'object' || result.body === null) {
+      // Not "the device is gone": registering a new one on a proxy's error page would churn devices.
+      throw new ApiError({ message: `listing devices: GET ${deps.wdmUrl} answered HTTP ${result.status} with a body that is not JSON; is wdmUrl right, or did a proxy answer?`, method: 'GET', url: deps.wdmUrl });
+    }
     const devices = Array.isArray(result.body?.devices) ? (result.body.devices as Array<Record<string, unknown>>) : [];
     const current = devices.find((d) => d.url === saved.url);
     if (!current) {
@@ -104,9 +126,9 @@ export function createDeviceActor(deps: DeviceDeps) {
     try {
       const req = { method: 'DELETE', url: device.url } as const;
       const result = await deps.http.send(req);
-      deps.log('deleted stale device %s: HTTP %d', device.url, result.status);
+      deps.log('deleted unusable device %s: HTTP %d', device.url, result.status);
     } catch (error) {
-      deps.log('could not delete stale device %s: %s', device.url, (error as Error).message);
+      deps.log('could not delete unusable device %s: %s', device.url, (error as Error).message);
     }
   }
 

@@ -16,6 +16,7 @@ import type { SocketCommand, SocketEvent, SocketInput } from '../../machines/con
 import { classifyClose } from '../protocol/close-codes.js';
 import { ackFrame, authorizationFrame, mercuryUrl, parseFrame, pingFrame } from '../protocol/frames.js';
 import { parseRetryAfter } from '../protocol/retry-after.js';
+import { describeConnectError } from '../http.js';
 import type { Log, Redactor } from '../log.js';
 
 export interface SocketDeps {
@@ -30,6 +31,8 @@ export interface SocketDeps {
   readonly maxPayload: number;
   /** An http.Agent for the upgrade request (proxies). */
   readonly agent?: import('node:http').Agent;
+  /** Reports a problem worth a warning (a frame larger than maxPayload). */
+  readonly warn?: (message: string) => void;
   /** Called on every pong (for health). */
   readonly onPong?: () => void;
   /** Told about every socket until it has closed, so that stop() can wait for it. */
@@ -46,6 +49,7 @@ export function createSocketActor(deps: SocketDeps) {
     let finished = false; // a close or rejection was reported (or the machine let go): report nothing more
     let graceful = false;
     let lastError: string | undefined;
+    let tooBig = false;
     const report = (event: SocketEvent) => {
       if (!finished) sendBack(event);
     };
@@ -67,7 +71,16 @@ export function createSocketActor(deps: SocketDeps) {
 
     const listen = (ws: WebSocket) => {
       ws.on('error', (error) => {
-        lastError = deps.redactor.redact(error.message);
+        if ((error as NodeJS.ErrnoException).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          // ws closes the socket with 1009; the frame is lost, and redelivered if it was an event.
+          lastError = `a frame larger than maxPayload (${deps.maxPayload} bytes) arrived`;
+          tooBig = true;
+          deps.warn?.(
+            `a frame larger than maxPayload (${deps.maxPayload} bytes) arrived: the socket was closed with 1009 and the bot reconnects; if this repeats (Webex redelivering an unacked event), raise maxPayload`,
+          );
+        } else {
+          lastError = deps.redactor.redact(describeConnectError(error));
+        }
         log('error: %s', lastError);
       });
 
@@ -113,10 +126,12 @@ export function createSocketActor(deps: SocketDeps) {
         }
       });
 
-      ws.on('close', (code, reasonBuffer) => {
+      ws.on('close', (closeCode, reasonBuffer) => {
+        // After a frame too big, ws sends 1009 and stops reading: the peer's answer is never seen (1006).
+        const code = tooBig ? 1009 : closeCode;
         const reason = reasonBuffer.toString();
         const verdict = classifyClose(code, reason, ready);
-        const why = code === 1006 && lastError ? { ...verdict, why: `${verdict.why}: ${lastError}` } : verdict;
+        const why = (code === 1006 || code === 1009) && lastError ? { ...verdict, why: `${verdict.why}: ${lastError}` } : verdict;
         log('closed: %s -> %s', why.why, verdict.action);
         report({ type: 'SOCKET_CLOSED', generation, code, reason, verdict: why });
         finished = true;

@@ -26,14 +26,14 @@ export interface Store {
   readonly path: string | null;
   /** The saved device, if any. Never throws: an unreadable file is reported and treated as empty. */
   loadDevice(): Promise<DeviceRef | null>;
-  /** Saves the device. Rejects when the file cannot be written. */
-  saveDevice(device: DeviceRef): Promise<void>;
+  /** Saves the device; resolves true when the file was written (false: nothing changed). Rejects when the file cannot be written. */
+  saveDevice(device: DeviceRef): Promise<boolean>;
   /** Forgets the device (after it was deleted from WDM). */
-  forgetDevice(): Promise<void>;
+  forgetDevice(): Promise<boolean>;
   /** The ids of recently handled activities. Never throws. */
   loadSeen(): Promise<string[]>;
-  /** Saves the ids of recently handled activities. Rejects when the file cannot be written. */
-  saveSeen(ids: readonly string[]): Promise<void>;
+  /** Saves the ids of recently handled activities; resolves true once written. Rejects when the file cannot be written. */
+  saveSeen(ids: readonly string[]): Promise<boolean>;
   /** Resolves once every write started so far has finished. */
   flush(): Promise<void>;
 }
@@ -60,7 +60,9 @@ export class SecureJSONFile<T> implements Adapter<T> {
     try {
       text = await readFile(this.filename, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      // ENOTDIR: a part of the path is a file, so no record can be there; the first write says why.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
       throw error;
     }
     return JSON.parse(text) as T;
@@ -73,6 +75,14 @@ export class SecureJSONFile<T> implements Adapter<T> {
   }
 
   private async writeNow(data: T): Promise<void> {
+    try {
+      await this.writeFile(data);
+    } catch (error) {
+      throw new Error(`cannot write ${this.filename}: ${describeFsError(error)}`, { cause: error });
+    }
+  }
+
+  private async writeFile(data: T): Promise<void> {
     const dir = dirname(this.filename);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const temp = join(dir, `.${basename(this.filename)}.${process.pid}.tmp`);
@@ -90,6 +100,23 @@ export class SecureJSONFile<T> implements Adapter<T> {
       throw error;
     }
   }
+}
+
+/** What a failed write means, in words: "a part of the path is a file, not a directory (ENOTDIR)"… */
+function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const what: Record<string, string> = {
+    ENOTDIR: 'a part of the path is a file, not a directory',
+    EEXIST: 'a part of the path is a file, not a directory',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EROFS: 'the file system is read-only',
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'the disk quota is exceeded',
+    EISDIR: 'the path is a directory',
+  };
+  const words = code === undefined ? undefined : what[code];
+  return words ? `${words} (${code})` : error instanceof Error ? error.message : String(error);
 }
 
 function isDeviceRef(value: unknown): value is DeviceRef {
@@ -132,17 +159,21 @@ export function createStore(path: string | false, deps: StoreDeps): Store {
     }
   }
 
-  /** Applies `change` (undefined: nothing to write) after every write started before; writes are serialised. */
-  function update(change: (data: LastConnection) => LastConnection | undefined): Promise<void> {
+  /** Applies `change` (undefined: nothing to write) after every write started before; writes are serialised. True when written. */
+  function update(change: (data: LastConnection) => LastConnection | undefined): Promise<boolean> {
     const write = async () => {
       await load();
       const next = change(db.data);
-      if (next === undefined) return;
+      if (next === undefined) return false;
       db.data = next;
       await db.write();
+      return true;
     };
     const done = pending.then(write);
-    pending = done.catch(() => undefined);
+    pending = done.then(
+      () => undefined,
+      () => undefined,
+    );
     return done;
   }
 

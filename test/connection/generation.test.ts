@@ -68,7 +68,7 @@ test('READY and handshake answers from an older socket are ignored while a new o
       }),
     },
   });
-  const actor = createActor(machine, { clock });
+  const actor = createActor(machine, { clock, input: {} });
   actor.start();
   actor.send({ type: 'START' });
   await waitFor(actor, (s) => s.matches({ online: 'open' }));
