@@ -6,8 +6,9 @@
  * in the order they were made, while reads may pass them. A 429 pauses
  * the whole outbox for Retry-After (else `retryTimeout`; capped by `retryAfterMax`) and puts the
  * call back at its place in the queue; after `retryCount` retries it is settled as rate limited
- * (the caller gets a RateLimitError), never dropped. A 404 on a call that allows it (a message
- * fetched right after it was posted) is retried after `notFoundDelay`, up to its own budget.
+ * (the caller gets a RateLimitError), never dropped. A read that allows it (`retries`, e.g. a
+ * message fetched right after it was posted) is tried again after `retryDelay` when it is answered
+ * 404 or 5xx or gets no answer at all, up to its own budget; the calls behind it go on meanwhile.
  *
  * Pure: the machine emits `dispatch` and `settle`; src/rest/outbox.ts does the HTTP and answers with
  * CALL_RESULT / CALL_FAILED. No I/O, no secrets, no Node imports.
@@ -18,8 +19,8 @@ export interface OutboxCall {
   readonly id: number;
   /** For people and inspectors: method and path, e.g. "GET messages/Y2lz…". Never a secret. */
   readonly label: string;
-  /** Retries left when the answer is 404 (0 for most calls). */
-  readonly notFoundRetries: number;
+  /** Tries left when the answer is 404 or 5xx, or there is none (reads only; 0 for most calls). */
+  readonly retries: number;
   /** True for calls that change something: they are sent one at a time, in order. */
   readonly ordered: boolean;
 }
@@ -38,8 +39,8 @@ export interface OutboxSettings {
   readonly retryTimeout: number;
   /** ms, cap of Retry-After. */
   readonly retryAfterMax: number;
-  /** ms before a call answered 404 is tried again. */
-  readonly notFoundDelay: number;
+  /** ms before a call answered 404 or 5xx, or not at all, is tried again (when it has `retries`). */
+  readonly retryDelay: number;
 }
 
 export type OutboxInput = Partial<OutboxSettings>;
@@ -48,7 +49,7 @@ export interface OutboxContext extends OutboxSettings {
   /** Waiting to be dispatched, in the order they were sent. */
   readonly queue: readonly QueuedCall[];
   readonly inFlight: readonly QueuedCall[];
-  /** Answered 404, waiting `notFoundDelay` to go back into the queue. */
+  /** Answered 404 or 5xx, or not at all, waiting `retryDelay` to go back into the queue. */
   readonly parked: readonly QueuedCall[];
   /** The pause chosen for the current rate limit. */
   readonly retryAfter: number;
@@ -60,9 +61,9 @@ export type OutboxEvent =
   | { readonly type: 'SEND'; readonly call: OutboxCall }
   /** The call got an HTTP answer. `retryAfter` in ms, from the Retry-After header when usable. */
   | { readonly type: 'CALL_RESULT'; readonly id: number; readonly status: number; readonly retryAfter?: number }
-  /** The call got no answer at all (DNS, refused, timeout). */
-  | { readonly type: 'CALL_FAILED'; readonly id: number }
-  /** Raised after notFoundDelay for a parked call. */
+  /** The call got no answer at all (DNS, refused, timeout); `aborted` when its caller aborted it (never tried again). */
+  | { readonly type: 'CALL_FAILED'; readonly id: number; readonly aborted?: boolean }
+  /** Raised after retryDelay for a parked call. */
   | { readonly type: 'REQUEUE'; readonly id: number }
   /** Settle every waiting call as cancelled (the bot is shutting down). */
   | { readonly type: 'CANCEL_ALL' };
@@ -81,7 +82,7 @@ export const DEFAULT_OUTBOX_SETTINGS: OutboxSettings = {
   retryCount: 1,
   retryTimeout: 10_000,
   retryAfterMax: 3_600_000,
-  notFoundDelay: 1_000,
+  retryDelay: 1_000,
 };
 
 function byId(a: QueuedCall, b: QueuedCall): number {
@@ -118,7 +119,7 @@ export const outboxMachine = setup({
   },
   delays: {
     retryAfter: ({ context }) => context.retryAfter,
-    notFoundDelay: ({ context }) => context.notFoundDelay,
+    retryDelay: ({ context }) => context.retryDelay,
   },
   guards: {
     'can dispatch': ({ context }) => nextCall(context) !== undefined,
@@ -127,9 +128,11 @@ export const outboxMachine = setup({
       const call = inFlightCall(context, event);
       return event.type === 'CALL_RESULT' && event.status === 429 && call !== undefined && call.attempt < context.retryCount;
     },
-    'is not found with retries left': ({ context, event }) => {
+    'is retryable with retries left': ({ context, event }) => {
       const call = inFlightCall(context, event);
-      return event.type === 'CALL_RESULT' && event.status === 404 && call !== undefined && call.notFoundRetries > 0;
+      if (call === undefined || call.retries <= 0) return false;
+      if (event.type === 'CALL_FAILED') return event.aborted !== true;
+      return event.type === 'CALL_RESULT' && (event.status === 404 || event.status >= 500);
     },
     'is in flight': ({ context, event }) => inFlightCall(context, event) !== undefined,
   },
@@ -160,14 +163,14 @@ export const outboxMachine = setup({
         return Math.min(wait, context.retryAfterMax);
       },
     }),
-    'park for not found': enqueueActions(({ context, event, enqueue }) => {
+    'park for retry': enqueueActions(({ context, event, enqueue }) => {
       const call = inFlightCall(context, event);
       if (!call) return;
       enqueue.assign({
         inFlight: context.inFlight.filter((c) => c.id !== call.id),
-        parked: [...context.parked, { ...call, notFoundRetries: call.notFoundRetries - 1 }],
+        parked: [...context.parked, { ...call, retries: call.retries - 1 }],
       });
-      enqueue.raise({ type: 'REQUEUE', id: call.id }, { delay: 'notFoundDelay', id: `requeue-${call.id}` });
+      enqueue.raise({ type: 'REQUEUE', id: call.id }, { delay: 'retryDelay', id: `requeue-${call.id}` });
     }),
     requeue: assign(({ context, event }) => {
       const call = 'id' in event ? context.parked.find((c) => c.id === event.id) : undefined;
@@ -218,10 +221,13 @@ export const outboxMachine = setup({
       on: {
         CALL_RESULT: [
           { guard: 'is rate limited with retries left', target: 'rateLimited', actions: ['requeue for rate limit', 'choose retry after'] },
-          { guard: 'is not found with retries left', actions: 'park for not found' },
+          { guard: 'is retryable with retries left', actions: 'park for retry' },
           { guard: 'is in flight', actions: 'settle answered' },
         ],
-        CALL_FAILED: { guard: 'is in flight', actions: 'settle answered' },
+        CALL_FAILED: [
+          { guard: 'is retryable with retries left', actions: 'park for retry' },
+          { guard: 'is in flight', actions: 'settle answered' },
+        ],
       },
     },
     rateLimited: {
@@ -234,10 +240,13 @@ export const outboxMachine = setup({
         CALL_RESULT: [
           // Another call in flight hit the limit too: back in the queue, and the pause starts again with its Retry-After.
           { guard: 'is rate limited with retries left', target: 'rateLimited', reenter: true, actions: ['requeue for rate limit', 'choose retry after'] },
-          { guard: 'is not found with retries left', actions: 'park for not found' },
+          { guard: 'is retryable with retries left', actions: 'park for retry' },
           { guard: 'is in flight', actions: 'settle answered' },
         ],
-        CALL_FAILED: { guard: 'is in flight', actions: 'settle answered' },
+        CALL_FAILED: [
+          { guard: 'is retryable with retries left', actions: 'park for retry' },
+          { guard: 'is in flight', actions: 'settle answered' },
+        ],
       },
     },
   },

@@ -208,7 +208,7 @@ export function fillEmbeds(text: string): string {
   let out = text;
   for (const spec of DIAGRAMS) {
     const id = spec.machine.id;
-    const region = new RegExp(`(<!-- diagram:${id} -->\n)[\s\S]*?(<!-- /diagram:${id} -->)`);
+    const region = new RegExp(`(<!-- diagram:${id} -->\n)[\\s\\S]*?(<!-- /diagram:${id} -->)`);
     out = out.replace(region, (_all, open: string, close: string) => `${open}\`\`\`mermaid\n${mermaidOf(spec.machine)}\`\`\`\n${close}`);
   }
   return out;

@@ -107,6 +107,10 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private readonly redactor = new Redactor();
   private readonly log: Log;
   private readonly closing = new Set<Promise<void>>();
+  /** Registrations stop() interrupted, still under way (see the device actor's `abandoned`). */
+  private readonly abandoned = new Set<{ readonly settled: Promise<void>; readonly cancel: () => void }>();
+  /** A device such a registration brought after stop() began: saved, and deleted by stop({ unregister }). */
+  private adopted: DeviceRef | undefined;
   private lastState: ConnectionStateName = 'idle';
   private stateSince = Date.now();
   private lastPongAt: number | null = null;
@@ -169,7 +173,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       seen: this.seen,
       concurrency: opts.concurrency,
       allowBotToBot: opts.allowBotToBot,
-      notFoundRetries: 3,
+      retries: 3,
       deliver: (delivery) => this.deliverActivity(delivery, onMessage),
       reportError: (error) => this.reportError(error),
       reportWarning: (warning) => this.reportWarning(warning),
@@ -187,6 +191,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
           allowInsecure: opts.allowInsecure,
           socketHosts: opts.socketHosts,
           warn: (message) => this.reportWarning(new SparkBotError('STORE_ERROR', message)),
+          abandoned: (registration, cancel) => this.keepAbandoned(registration, cancel, http),
         }),
         socket: createSocketActor({
           token: opts.token,
@@ -308,7 +313,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   /**
    * Shuts down gracefully and resolves in state `idle`:
    * 1. the machine stops: no new events; the socket closes with 1000 (cut after `closeTimeout` if
-   *    the server never answers); every timer and the pending registration are cancelled;
+   *    the server never answers); every timer is cancelled; a device registration already sent
+   *    is let finish (within `timeout`) and its device saved, so that the next start reuses it;
    * 2. handlers under way, and events already received, finish — for up to `timeout` ms
    *    (`stopTimeout`, default 10000); what is still running then is reported on 'error';
    * 3. queued REST calls go out within the same deadline; those still waiting then reject with a
@@ -330,11 +336,16 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     if (!Number.isFinite(timeout) || timeout < 0) throw new SparkBotError('INVALID_OPTION', `stop({ timeout }) must be zero or more milliseconds, got ${String(timeout)}`);
     const device = this.actor.getSnapshot().context.device;
     this.stopRequested = true;
+    this.adopted = undefined;
     this.actor.send({ type: 'STOP' });
     this.settleStart(new SparkBotError('STOPPED', 'stop() was called before the bot connected'));
 
     const deadline = this.deadline(timeout);
     try {
+      // A registration under way finishes, so that its device is saved, not left on the server.
+      if (this.abandoned.size > 0 && !(await deadline.race(Promise.all([...this.abandoned].map((a) => a.settled)).then(() => undefined)))) {
+        for (const registration of this.abandoned) registration.cancel();
+      }
       if (!(await deadline.race(this.dispatcher.idle()))) {
         this.reportError(new SparkBotError('HANDLER_ERROR', `stop(): event handlers were still running after ${timeout} ms; the bot stopped without waiting for them`));
       }
@@ -342,10 +353,39 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     } finally {
       deadline.cancel();
     }
-    if (options.unregister && device) await this.unregister(device);
+    const current = this.adopted ?? device;
+    if (options.unregister && current) await this.unregister(current);
     await Promise.all([...this.closing]);
     this.writeSeenNow();
     await this.store.flush();
+  }
+
+  /**
+   * A registration the machine let go of while it was under way. Once the server answers, its
+   * device is saved when the bot is stopping (the next start reuses it and receives what was sent to
+   * it meanwhile); in the odd case that the bot is running again, it is deleted, best effort.
+   */
+  private keepAbandoned(registration: Promise<DeviceRef>, cancel: () => void, http: Http): void {
+    const entry = {
+      cancel,
+      settled: registration.then(
+        async (device) => {
+          if (this.stopRequested) {
+            this.log('keeping device %s, registered while the bot stopped', device.url);
+            this.adopted = device;
+            this.watchStoreWrite(this.store.saveDevice(device), 'the device');
+            return;
+          }
+          await http.send({ method: 'DELETE', url: device.url }).then(
+            (result) => this.log('deleted device %s, registered by an interrupted attempt: HTTP %d', device.url, result.status),
+            (error: unknown) => this.log('could not delete device %s: %s', device.url, (error as Error).message),
+          );
+        },
+        (error: unknown) => this.log('an interrupted registration failed: %s', (error as Error)?.message ?? String(error)),
+      ),
+    };
+    this.abandoned.add(entry);
+    void entry.settled.finally(() => this.abandoned.delete(entry));
   }
 
   /** A promise race against `ms` of the bot's clock. */

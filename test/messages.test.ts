@@ -67,12 +67,17 @@ test("the bot's own messages are skipped by person id, not by display name", asy
   );
 });
 
-test('a failed REST enrichment reaches onMessage as ok: false and the error event', async (t) => {
-  const { bot, emulator, calls, alice, person, errors, until } = await botWithCalls(t);
+test('a failed REST enrichment, after its three retries a second apart, reaches onMessage as ok: false and the error event', async (t) => {
+  const { bot, emulator, calls, alice, person, errors, until, clock } = await botWithCalls(t);
   await bot.start();
-  emulator.failNext('GET /v1/messages/*', { status: 500, times: 5 });
+  emulator.failNext('GET /v1/messages/*', { status: 500, times: 4 });
   emulator.postMessage({ from: alice, toPerson: person, text: 'lost in REST' });
+  for (let retry = 1; retry <= 3; retry += 1) {
+    await clock.waitForTimer(1_000);
+    clock.advance(1_000);
+  }
   await until(() => calls.length === 1);
+  assert.equal(emulator.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/messages/')).length, 4, 'the fetch and its three retries');
   const [call] = calls;
   assert.ok(call && !call.result.ok);
   assert.match(call.result.error, /HTTP 500/);
@@ -113,7 +118,7 @@ test("an 'error' listener that rejects is printed, not fed back to itself", asyn
   });
   const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
   await bot.start();
-  emulator.failNext('GET /v1/messages/*', { status: 500 });
+  emulator.failNext('GET /v1/messages/*', { status: 400 });
   emulator.postMessage({ from: alice, toPerson: person, text: 'x' });
   const warning = await warned;
   assert.match(warning.message, /'error' listener rejected: the error listener fails too/);

@@ -27,7 +27,8 @@ test('with DEBUG=sparkbot:* a full cycle logs a lot and never the token, nor wri
     assert.ok(output.includes(area), `debug output of ${area}`);
   }
   assert.match(output, /state open -> backoff/);
-  assert.match(output, /error event:.*HTTP 500/);
+  assert.match(output, /sparkbot:http GET \S+\/v1\/messages\/\S+ -> 503/, "the fetch answered 503 (and tried again)");
+  assert.match(output, /error event:.*HTTP 403/);
   for (const form of [token, encodeURIComponent(token), token.slice(0, 32)]) {
     assert.ok(!output.includes(form), 'the token is not in the output');
   }

@@ -28,6 +28,12 @@ export interface DeviceDeps {
   /** Hosts a socket URL may name (names or `*.suffix`); the token is sent to no other. */
   readonly socketHosts: readonly string[];
   readonly warn: (message: string) => void;
+  /**
+   * A registration the machine stopped waiting for (stop() while it was under way). The server may
+   * register the device anyway: the request goes on, and its outcome is handed over (the bot saves
+   * the device, so the next start reuses it and gets what was sent to it). `cancel` aborts it.
+   */
+  readonly abandoned?: (registration: Promise<DeviceRef>, cancel: () => void) => void;
 }
 
 /** True when `host` is one of `patterns` (a name, or `*.suffix` for any subdomain). */
@@ -73,7 +79,28 @@ export function createDeviceActor(deps: DeviceDeps) {
     return webSocketUrl;
   }
 
+  /**
+   * Registers a device. Stopping the machine does not abort the request once it is sent: aborting it
+   * would not undo it on the server, whose device would be lost to the bot with whatever is sent to
+   * it; the request is handed to `deps.abandoned` instead.
+   */
   async function register(signal: AbortSignal): Promise<DeviceRef> {
+    signal.throwIfAborted();
+    const own = new AbortController();
+    const registration = registerNow(own.signal);
+    const onAbort = () => {
+      if (deps.abandoned) deps.abandoned(registration, () => own.abort(signal.reason));
+      else own.abort(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await registration;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async function registerNow(signal: AbortSignal): Promise<DeviceRef> {
     const req = { method: 'POST', url: deps.wdmUrl, json: deps.deviceDesc, signal } as const;
     const result = await deps.http.send<{ url?: unknown; webSocketUrl?: unknown }>(req);
     if (result.status < 200 || result.status >= 300) throw deps.http.errorFor(req, result, 'device registration failed');

@@ -50,8 +50,11 @@ export interface DispatcherDeps {
   readonly concurrency: number;
   /** Deliver activities of other bots too. */
   readonly allowBotToBot: boolean;
-  /** Retries of a message fetch answered 404 (a message fetched right after it was posted). */
-  readonly notFoundRetries: number;
+  /**
+   * Tries again of an enrichment fetch answered 404 or 5xx, or not answered (the activity is acked
+   * already: a fetch given up on loses the event).
+   */
+  readonly retries: number;
   /** Emits the delivery; resolves once its handlers are done. Must not reject. */
   readonly deliver: (delivery: Delivery) => Promise<void>;
   readonly reportError: (error: SparkBotError) => void;
@@ -206,7 +209,7 @@ export class Dispatcher {
         case 'create': {
           const uuid = object?.id ?? roomUuid;
           if (uuid === undefined) return this.unsupported(base, eventType, verb);
-          const room = await this.deps.api.rooms.get(id('ROOM', uuid));
+          const room = await this.fetch<Room>('rooms', id('ROOM', uuid));
           const memberships = await this.deps.api.memberships.list({ roomId: room.id }).all();
           return deliver(memberships, [{ name: 'room', payload: { action: 'created', room, actorId } }]);
         }
@@ -220,7 +223,7 @@ export class Dispatcher {
         case 'hide': {
           const ref = this.membershipRef(object, roomUuid, id);
           if (!ref) return this.unsupported(base, eventType, verb);
-          const membership: Membership = await this.deps.api.memberships.get(ref.id);
+          const membership = await this.fetch<Membership>('memberships', ref.id);
           return deliver(membership, [{ name: 'membership', payload: { action: 'updated', membership, actorId } }]);
         }
         case 'acknowledge': {
@@ -234,7 +237,7 @@ export class Dispatcher {
           return deliver(deleted, [{ name: 'messageDeleted', payload: deleted }]);
         }
         case 'cardAction': {
-          const action = await this.deps.api.attachmentActions.get(id('ATTACHMENT_ACTION', activity.id));
+          const action = await this.fetch<AttachmentAction>('attachment/actions', id('ATTACHMENT_ACTION', activity.id));
           return deliver(action, [{ name: 'cardAction', payload: action }]);
         }
         default:
@@ -248,7 +251,12 @@ export class Dispatcher {
   }
 
   private getMessage(messageId: string): Promise<Message> {
-    return this.deps.api.request<Message>('GET', `messages/${encodeURIComponent(messageId)}`, { notFoundRetries: this.deps.notFoundRetries });
+    return this.fetch<Message>('messages', messageId);
+  }
+
+  /** GET `<collection>/<id>`, tried again on 404, 5xx or no answer: the event exists, so must what it names. */
+  private fetch<T>(collection: string, itemId: string): Promise<T> {
+    return this.deps.api.request<T>('GET', `${collection}/${encodeURIComponent(itemId)}`, { retries: this.deps.retries });
   }
 
   private async roomUpdated(
@@ -261,7 +269,7 @@ export class Dispatcher {
     eventType: string,
   ): Promise<Delivery> {
     if (uuid === undefined) return this.unsupported(base, eventType, activity.verb);
-    const room: Room = await this.deps.api.rooms.get(id('ROOM', uuid));
+    const room = await this.fetch<Room>('rooms', id('ROOM', uuid));
     return deliver(room, [{ name: 'room', payload: { action: 'updated', room, actorId } }]);
   }
 

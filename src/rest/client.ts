@@ -5,7 +5,7 @@
  * with a RateLimitError; nothing is dropped silently. Other failures reject with an ApiError
  * carrying the status, Webex's tracking id and the message of the body.
  */
-import { ApiError } from '../errors.js';
+import { ApiError, SparkBotError } from '../errors.js';
 import type { Http, HttpRequest, HttpResult } from '../http.js';
 import type { Outbox } from './outbox.js';
 import { paged, parseLinkHeader, restoreDroppedParams, type Paged } from './paging.js';
@@ -32,8 +32,12 @@ export interface RequestOptions {
   readonly json?: unknown;
   readonly searchParams?: Query;
   readonly signal?: AbortSignal;
-  /** Retries when the answer is 404 (a message fetched right after it was posted). Default 0. */
-  readonly notFoundRetries?: number;
+  /**
+   * GET only: times the call is tried again, after 1 s, when it is answered 404 or 5xx or gets no
+   * answer at all — for something that must exist, e.g. a message fetched right after it was posted
+   * (event enrichment uses 3). Default 0. 429s are waited out whatever this says (`retryCount`).
+   */
+  readonly retries?: number;
 }
 
 export interface RestDeps {
@@ -125,7 +129,10 @@ export class WebexApi {
       ...(searchParams === undefined ? {} : { searchParams }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
-    const result = await this.deps.outbox.send(req, { notFoundRetries: options.notFoundRetries ?? 0 });
+    const result = await this.deps.outbox.send(req, {
+      // Only reads are tried again: a write answered 5xx, or not at all, may well have happened.
+      retries: method === 'GET' ? retriesOf(options.retries) : 0,
+    });
     if (result.status >= 200 && result.status < 300) {
       if (result.text !== '' && result.body === undefined) throw this.deps.http.errorFor(req, result, 'Webex API answered with a body that is not JSON');
       return result as HttpResult<T>;
@@ -163,4 +170,13 @@ function definedParams(query: Query | undefined): Record<string, string | number
   const out: Record<string, string | number | boolean> = {};
   for (const [key, value] of Object.entries(query)) if (value !== undefined) out[key] = value;
   return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/** The `retries` of a request: a whole number from 0 to 10. */
+function retriesOf(retries: number | undefined): number {
+  if (retries === undefined) return 0;
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
+    throw new SparkBotError('INVALID_OPTION', `request({ retries }) must be a whole number from 0 to 10, got ${String(retries)}`);
+  }
+  return retries;
 }

@@ -45,11 +45,12 @@ export class Outbox {
    * the retries); rejects with a RateLimitError, with the ApiError of a request that got no
    * answer, or with a CANCELLED SparkBotError.
    */
-  send(req: HttpRequest, options: { notFoundRetries?: number } = {}): Promise<HttpResult> {
+  send(req: HttpRequest, options: { retries?: number } = {}): Promise<HttpResult> {
+    const retries = options.retries ?? 0;
     const id = this.nextId++;
     return new Promise<HttpResult>((resolve, reject) => {
       this.calls.set(id, { req, resolve, reject, attempts: 0 });
-      this.actor.send({ type: 'SEND', call: { id, label: `${req.method} ${req.url}`, notFoundRetries: options.notFoundRetries ?? 0, ordered: req.method !== 'GET' } });
+      this.actor.send({ type: 'SEND', call: { id, label: `${req.method} ${req.url}`, retries, ordered: req.method !== 'GET' } });
     });
   }
 
@@ -109,7 +110,7 @@ export class Outbox {
       },
       (error: unknown) => {
         call.error = error;
-        this.actor.send({ type: 'CALL_FAILED', id });
+        this.actor.send({ type: 'CALL_FAILED', id, ...(call.req.signal?.aborted ? { aborted: true } : {}) });
       },
     );
   }

@@ -3,13 +3,17 @@ import { test } from 'node:test';
 import type { ConnectionStateName } from '../../src/index.js';
 import { harness, waitForState, type Harness } from '../support/helpers.js';
 
-/** How to bring a fresh bot into each state. */
-const INTO: Record<ConnectionStateName, (h: Harness) => Promise<void>> = {
+/**
+ * How to bring a fresh bot into each state; some return what the server does once stop() began
+ * (a registration already sent is answered: stop() lets it finish and keeps its device).
+ */
+const INTO: Record<ConnectionStateName, (h: Harness) => Promise<void | (() => void)>> = {
   idle: async () => undefined,
   fetchingUrl: async ({ bot, emulator }) => {
-    emulator.hold('POST /wdm/api/v1/devices');
+    const held = emulator.hold('POST /wdm/api/v1/devices');
     void bot.start().catch(() => undefined);
     await emulator.waitFor(() => emulator.heldRequests === 1);
+    return () => held.release();
   },
   connecting: async ({ bot, emulator }) => {
     emulator.setBufferState('withhold');
@@ -39,13 +43,16 @@ const INTO: Record<ConnectionStateName, (h: Harness) => Promise<void>> = {
   },
 };
 
-for (const [state, into] of Object.entries(INTO) as Array<[ConnectionStateName, (h: Harness) => Promise<void>]>) {
+for (const [state, into] of Object.entries(INTO) as Array<[ConnectionStateName, (h: Harness) => Promise<void | (() => void)>]>) {
   test(`stop() from ${state} ends in idle with no socket, no timer and no further request`, async (t) => {
     const h = await harness(t, { pingEvery: 60_000 });
-    await into(h);
+    const whileStopping = await into(h);
     assert.equal(h.bot.state, state);
     const hadSocket = h.emulator.openConnections().length === 1;
-    await h.bot.stop();
+    const stopping = h.bot.stop();
+    assert.equal(h.bot.state, 'idle', 'idle at once');
+    whileStopping?.();
+    await stopping;
     assert.equal(h.bot.state, 'idle');
     assert.equal(h.clock.pending, 0, 'every timer cancelled');
     await h.emulator.waitFor(() => h.emulator.openConnections().length === 0, { what: 'socket closed' });
@@ -61,10 +68,30 @@ for (const [state, into] of Object.entries(INTO) as Array<[ConnectionStateName, 
 
 test('stop() while start() is pending rejects start() with STOPPED', async (t) => {
   const h = await harness(t);
-  await INTO.fetchingUrl(h);
+  const release = await INTO.fetchingUrl(h);
   const started = h.bot.start();
-  await h.bot.stop();
+  const stopping = h.bot.stop();
+  release?.();
+  await stopping;
   await assert.rejects(started, { code: 'STOPPED' });
+});
+
+test('stop() waits for a registration that is never answered until stopTimeout, then abandons it', async (t) => {
+  const h = await harness(t, { stopTimeout: 5_000 });
+  await INTO.fetchingUrl(h);
+  let stopped = false;
+  const stopping = h.bot.stop().then(() => {
+    stopped = true;
+  });
+  assert.equal(h.bot.state, 'idle');
+  await h.clock.waitForTimer(5_000);
+  h.clock.advance(4_999);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(stopped, false, 'still waiting for the registration');
+  h.clock.advance(1);
+  await stopping;
+  assert.equal(h.clock.pending, 0, 'no timer left');
+  assert.equal(h.bot.state, 'idle');
 });
 
 test('stop() is idempotent', async (t) => {

@@ -144,8 +144,10 @@ class ConnectionDriver {
       await this.model.model.testPath(this.path as unknown as StatePath<ConnectionSnapshot, ConnectionModelEvent>, params);
       this.assertStillQuiet();
     } finally {
-      await this.h.bot.stop();
+      // stop() lets a registration already sent finish: the holds must let it through.
+      const stopping = this.h.bot.stop();
       for (const hold of this.holds.values()) hold.release();
+      await stopping;
     }
   }
 
@@ -174,12 +176,14 @@ class ConnectionDriver {
         if (leaf === 'connecting' && this.handshakeHeld()) await this.openUnready();
         const abandoned = this.waiting === 1;
         const requests = emulator.requests.length;
-        await bot.stop();
+        const stopping = bot.stop();
         if (abandoned) {
-          // The bot gave up its device request; let the emulator answer it to no one.
+          // The machine let go of its device request; the emulator answers it (stop() waits for a
+          // registration, to keep its device; a device list is aborted and answered to no one).
           this.release();
           await this.h.until(() => emulator.requests.length > requests, 'the abandoned device request to end');
         }
+        await stopping;
         return;
       }
       case 'xstate.done.actor.device':

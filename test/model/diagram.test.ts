@@ -40,3 +40,13 @@ for (const file of EMBEDS) {
     assert.equal(committed, fillEmbeds(committed), `${file} is out of date: run npm run diagram`);
   });
 }
+
+test('an embedded diagram region with stale content is filled with the machine’s diagram', () => {
+  for (const spec of DIAGRAMS) {
+    const id = spec.machine.id;
+    const stale = `before\n<!-- diagram:${id} -->\n\`\`\`mermaid\nstateDiagram-v2\n  old --> older\n\`\`\`\n<!-- /diagram:${id} -->\nafter\n`;
+    const filled = fillEmbeds(stale);
+    assert.notEqual(filled, stale, `the ${id} region is rewritten`);
+    assert.equal(filled, `before\n<!-- diagram:${id} -->\n\`\`\`mermaid\n${mermaidOf(spec.machine)}\`\`\`\n<!-- /diagram:${id} -->\nafter\n`);
+  }
+});

@@ -30,17 +30,17 @@ export const OUTBOX_SETTINGS: OutboxSettings = {
   retryCount: 1,
   retryTimeout: 10_000,
   retryAfterMax: 3_600_000,
-  notFoundDelay: 1_000,
+  retryDelay: 1_000,
 };
 
 /** Retry-After of the 429s that carry one, in seconds (the other 429s fall back to retryTimeout). */
 export const RETRY_AFTER_SECONDS = 7;
 
-/** The calls a path can send: a read, a read that may be retried once on 404 (a message just posted), a write. */
+/** The calls a path can send: a read, a read that may be tried once more on 404, 5xx or no answer (a message just posted), a write. */
 export const CALL_KINDS = [
-  { name: 'GET', method: 'GET', notFoundRetries: 0 },
-  { name: 'GET+404', method: 'GET', notFoundRetries: 1 },
-  { name: 'POST', method: 'POST', notFoundRetries: 0 },
+  { name: 'GET', method: 'GET', retries: 0 },
+  { name: 'GET+retry', method: 'GET', retries: 1 },
+  { name: 'POST', method: 'POST', retries: 0 },
 ] as const;
 export type CallKind = (typeof CALL_KINDS)[number];
 
@@ -123,9 +123,9 @@ export function stateOf(snapshot: { value: unknown }): OutboxState {
 }
 
 /** The kind of a call as sent: which CALL_KINDS entry it is. */
-export function kindOf(call: Pick<OutboxCall, 'ordered' | 'notFoundRetries'>): CallKind['name'] {
+export function kindOf(call: Pick<OutboxCall, 'ordered' | 'retries'>): CallKind['name'] {
   if (call.ordered) return 'POST';
-  return call.notFoundRetries > 0 ? 'GET+404' : 'GET';
+  return call.retries > 0 ? 'GET+retry' : 'GET';
 }
 
 /** Every event the model offers in `snapshot`: sends (while under MAX_CALLS), answers of each call in flight, cancellation, and the timer due next. */
@@ -136,7 +136,7 @@ export function modelEvents(logic: ModelLogic<typeof outboxMachine, OutboxShadow
     if (sent < MAX_CALLS) {
       const id = sent + 1;
       for (const kind of CALL_KINDS) {
-        events.push({ type: 'SEND', call: { id, label: `${kind.method} model/${id}`, notFoundRetries: kind.notFoundRetries, ordered: kind.method !== 'GET' } });
+        events.push({ type: 'SEND', call: { id, label: `${kind.method} model/${id}`, retries: kind.retries, ordered: kind.method !== 'GET' } });
       }
     }
     for (const call of snapshot.context.inFlight) {
@@ -167,8 +167,8 @@ export function delayOf(event: { type: string }): string | undefined {
   return undefined;
 }
 
-const callText = (c: { id: number; ordered: boolean; notFoundRetries: number; attempt: number }): string =>
-  `${c.id}${c.ordered ? 'P' : 'G'}${c.notFoundRetries > 0 ? `+${c.notFoundRetries}` : ''}${c.attempt > 0 ? `*${c.attempt}` : ''}`;
+const callText = (c: { id: number; ordered: boolean; retries: number; attempt: number }): string =>
+  `${c.id}${c.ordered ? 'P' : 'G'}${c.retries > 0 ? `+${c.retries}` : ''}${c.attempt > 0 ? `*${c.attempt}` : ''}`;
 
 /**
  * A model state: the state value; the calls queued, in flight and parked (id, ordered, 404 retries

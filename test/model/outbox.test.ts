@@ -143,12 +143,12 @@ class OutboxDriver {
     const event = step.event;
     switch (event.type) {
       case 'SEND': {
-        const { id, ordered, notFoundRetries } = event.call;
+        const { id, ordered, retries } = event.call;
         const method = ordered ? 'POST' : 'GET';
         this.holds.set(id, this.emulator.hold(this.route(id, method)));
         const caller: Caller = { id, method };
         this.callers.set(id, caller);
-        this.outbox.send({ method, url: `${this.emulator.apiUrl}/model/${this.runId}/${id}` }, { notFoundRetries }).then(
+        this.outbox.send({ method, url: `${this.emulator.apiUrl}/model/${this.runId}/${id}` }, { retries }).then(
           (result) => this.settled(caller, { ok: true, result }),
           (error: unknown) => this.settled(caller, { ok: false, error }),
         );
@@ -174,7 +174,7 @@ class OutboxDriver {
     }
   }
 
-  /** Fires the machine's timer due next on the test clock (REQUEUE after notFoundDelay, or the end of the pause). */
+  /** Fires the machine's timer due next on the test clock (REQUEUE after retryDelay, or the end of the pause). */
   private fireTimer(event: OutboxModelEvent, before: Step): void {
     const timer = nextTimer(this.model.logic.shadow(before.state).timers);
     assert.ok(timer && JSON.stringify(timer.event) === JSON.stringify(event), `${eventVariant(event)} is the timer due next`);
@@ -333,7 +333,8 @@ class OutboxDriver {
   private async cleanup(): Promise<void> {
     try {
       this.outbox.cancelWaiting();
-      for (const id of [...this.held]) this.answer(id, { status: 500 });
+      // 400: an answer no call is tried again on (a 404, a 5xx or a cut would park the reads that may retry).
+      for (const id of [...this.held]) this.answer(id, { status: 400 });
       await this.until(() => [...this.callers.values()].every((c) => c.settled !== undefined), 'every caller to settle after the path');
     } finally {
       for (const hold of this.holds.values()) hold.release();
@@ -382,8 +383,8 @@ class OutboxDriver {
   }
 }
 
-function calls(context: OutboxContext): Record<'queue' | 'inFlight' | 'parked', Array<{ id: number; ordered: boolean; notFoundRetries: number; attempt: number }>> {
-  const strip = (list: OutboxContext['queue']) => list.map(({ id, ordered, notFoundRetries, attempt }) => ({ id, ordered, notFoundRetries, attempt }));
+function calls(context: OutboxContext): Record<'queue' | 'inFlight' | 'parked', Array<{ id: number; ordered: boolean; retries: number; attempt: number }>> {
+  const strip = (list: OutboxContext['queue']) => list.map(({ id, ordered, retries, attempt }) => ({ id, ordered, retries, attempt }));
   return { queue: strip(context.queue), inFlight: strip(context.inFlight), parked: strip(context.parked) };
 }
 
@@ -423,9 +424,9 @@ function pathOf(events: readonly OutboxModelEvent[]): { model: Pick<OutboxModel,
   return { model: { model, logic }, path: { state, steps, weight: steps.length - 1, expected: steps.flatMap((s) => logic.taken(s.state)) } };
 }
 
-const send = (id: number, method: 'GET' | 'POST', notFoundRetries = 0): OutboxModelEvent => ({
+const send = (id: number, method: 'GET' | 'POST', retries = 0): OutboxModelEvent => ({
   type: 'SEND',
-  call: { id, label: `${method} model/${id}`, notFoundRetries, ordered: method !== 'GET' },
+  call: { id, label: `${method} model/${id}`, retries, ordered: method !== 'GET' },
 });
 
 async function runPath(t: TestContext, emulator: WebexEmulator, token: string, model: Pick<OutboxModel, 'model' | 'logic'>, path: Path, strict = false) {
