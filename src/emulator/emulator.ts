@@ -93,6 +93,19 @@ export interface ConnectionRecord {
   closeReason?: string;
   /** Who started the close: the client, the server (a fault), or nobody (the TCP link just ended). */
   closedBy?: 'client' | 'server';
+  /** When the server read the end of the client's stream (its FIN): the client has let go, the close is under way. */
+  peerEndedAt?: number;
+}
+
+/** A request answered by an armed {@link WebexEmulator.failNext} fault instead of its route. */
+export interface FaultHitRecord {
+  /** The route as given to failNext, e.g. "POST /wdm/api/v1/devices". */
+  readonly route: string;
+  readonly method: string;
+  readonly path: string;
+  /** The status answered (0 for a reset). */
+  readonly status: number;
+  readonly at: number;
 }
 
 export interface PingRecord {
@@ -121,6 +134,8 @@ interface Route {
 }
 
 interface ActiveFault {
+  /** The route as given to failNext, for the records. */
+  readonly name: string;
   readonly route: Route;
   readonly reply: FaultReply;
   remaining: number;
@@ -179,12 +194,16 @@ export class WebexEmulator extends EventEmitter {
   readonly pings: PingRecord[] = [];
   readonly acks: AckRecord[] = [];
   readonly deliveries: DeliveryRecord[] = [];
+  /** Every request answered by a failNext fault, in order. */
+  readonly faultHits: FaultHitRecord[] = [];
   /** Every event sent to a person's devices: `{ personUuid, data }` (data.activity for conversation activities). */
   readonly events: Array<{ readonly personUuid: string; readonly data: Record<string, unknown> }> = [];
 
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly live = new Set<LiveConnection>();
+  /** Sockets whose upgrade request is waiting (latency, hold): a restart cuts them too. */
+  private readonly upgrading = new Set<Socket>();
   private readonly faults: ActiveFault[] = [];
   private readonly holds: Hold[] = [];
   private readonly latencies: Array<{ route: Route; ms: number | (() => number) }> = [];
@@ -248,6 +267,7 @@ export class WebexEmulator extends EventEmitter {
       conn.record.closedBy ??= 'server';
       conn.ws.terminate();
     }
+    for (const socket of this.upgrading) socket.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.emitChange('restart', { down: true });
@@ -266,6 +286,7 @@ export class WebexEmulator extends EventEmitter {
   async close(): Promise<void> {
     for (const hold of [...this.holds]) this.releaseHold(hold);
     for (const conn of this.live) conn.ws.terminate();
+    for (const socket of this.upgrading) socket.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -418,7 +439,28 @@ export class WebexEmulator extends EventEmitter {
 
   /** Answers the next request(s) of `route` (e.g. `"POST /wdm/api/v1/devices"`, `"WS /mercury/*"`) with `reply`. */
   failNext(route: string, reply: FaultReply): void {
-    this.faults.push({ route: parseRoute(route), reply, remaining: reply.times ?? 1 });
+    this.faults.push({ name: route.trim(), route: parseRoute(route), reply, remaining: reply.times ?? 1 });
+  }
+
+  /** Disarms every failNext answer not given yet (of one route, or all); returns how many answers were left. */
+  clearFaults(route?: string): number {
+    const only = route === undefined ? undefined : parseRoute(route);
+    let left = 0;
+    for (let i = this.faults.length - 1; i >= 0; i -= 1) {
+      const fault = this.faults[i] as ActiveFault;
+      if (only && (fault.route.method !== only.method || fault.route.pattern.source !== only.pattern.source)) continue;
+      left += fault.remaining;
+      this.faults.splice(i, 1);
+    }
+    return left;
+  }
+
+  /** failNext answers armed and not given yet (of one route, or all). */
+  armedFaults(route?: string): number {
+    const only = route === undefined ? undefined : parseRoute(route);
+    return this.faults
+      .filter((f) => !only || (f.route.method === only.method && f.route.pattern.source === only.pattern.source))
+      .reduce((n, f) => n + f.remaining, 0);
   }
 
   /** Holds requests of `route` unanswered until `release()` is called. */
@@ -603,6 +645,9 @@ export class WebexEmulator extends EventEmitter {
     if (!fault) return undefined;
     fault.remaining -= 1;
     if (fault.remaining === 0) this.faults.splice(this.faults.indexOf(fault), 1);
+    const hit: FaultHitRecord = { route: fault.name, method, path, status: fault.reply.reset ? 0 : fault.reply.status, at: Date.now() };
+    this.faultHits.push(hit);
+    this.emitChange('fault', hit);
     return fault.reply;
   }
 
@@ -726,7 +771,22 @@ export class WebexEmulator extends EventEmitter {
       this.emitChange('request', { method: 'WS', path, status });
     };
     socket.on('error', () => undefined);
-    await this.delay('WS', path);
+    // Read the socket while the handshake waits (latency, hold), as a server does: a client that
+    // gives up meanwhile (its connect timeout) is seen going away, and no socket opens for it.
+    // Nothing arrives before the 101 but the FIN of a client that left.
+    socket.resume();
+    this.upgrading.add(socket);
+    try {
+      await this.delay('WS', path);
+    } finally {
+      this.upgrading.delete(socket);
+    }
+    if (socket.destroyed || !socket.readable || !socket.writable) {
+      this.requests.push({ method: 'WS', path, status: 0, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
+      socket.destroy();
+      this.emitChange('request', { method: 'WS', path, status: 0 });
+      return;
+    }
     const fault = this.takeFault('WS', path);
     if (fault) {
       refuse(fault.status, fault.retryAfter === undefined ? {} : { 'Retry-After': String(fault.retryAfter) });
@@ -766,6 +826,9 @@ export class WebexEmulator extends EventEmitter {
       this.emitChange('close', record);
     });
     ws.on('error', (error) => log('socket %d error: %s', record.id, error.message));
+    socket.once('end', () => {
+      record.peerEndedAt = Date.now();
+    });
     this.emitChange('connection', record);
   }
 

@@ -4,6 +4,7 @@ export type {
   ConnectionRecord,
   DeliveryRecord,
   EmulatorOptions,
+  FaultHitRecord,
   FaultReply,
   PingRecord,
   PongMode,
