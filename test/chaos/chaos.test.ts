@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FAULT_KINDS } from './schedule.js';
+import { describeStep, FAULT_KINDS, schedule } from './schedule.js';
 import { formatReport, runChaos } from './engine.js';
 
 const SEED = Number(process.env.SEED ?? 20_240_501);
@@ -33,4 +33,17 @@ test(`chaos: seed ${SEED}, ${STEPS} steps — every message exactly once and in 
   assert.equal(report.messages + report.enrichFailed, report.sent, `seed ${SEED}`);
   assert.ok(report.maxOpenSockets <= 1, `seed ${SEED}`);
   assert.ok(report.reconnects > 0 && report.sent > 0, `seed ${SEED}: the run did something`);
+});
+
+test('a seed always yields the same fault schedule (what makes a printed seed replay a failure), and another seed another one', () => {
+  const limits = { connectTimeout: 500, maxPayload: 4 * 1024 * 1024 };
+  const take = (seed: number) => {
+    const steps = schedule(seed, limits);
+    return Array.from({ length: 200 }, () => JSON.stringify(steps.next().value));
+  };
+  assert.deepEqual(take(SEED), take(SEED));
+  assert.notDeepEqual(take(SEED), take(SEED + 1));
+  const kinds = new Set(take(SEED).map((s) => JSON.parse(s) as { kind: string; fault?: { kind: string } }).flatMap((s) => (s.fault ? [s.fault.kind] : [])));
+  assert.deepEqual([...kinds].sort(), [...FAULT_KINDS].sort(), 'every kind of fault within 200 steps');
+  assert.match(describeStep(schedule(SEED, limits).next().value), /^posts ×\d+$/);
 });
