@@ -32,7 +32,7 @@ if (!Number.isInteger(seed)) {
 }
 const steps = values.steps === undefined ? undefined : Number(values.steps);
 
-console.log(`sparkbot chaos soak: seed ${seed}, ${steps === undefined ? `${minutes} min` : `${steps} steps`} (replay: npx tsx scripts/soak.ts --minutes ${minutes} --seed ${seed})`);
+console.log(`sparkbot chaos soak: seed ${seed}, ${steps === undefined ? `${minutes} min` : `${steps} steps`}`);
 const report = await runChaos({
   seed,
   ...(steps === undefined ? { durationMs: minutes * 60_000 } : { steps }),
@@ -45,8 +45,9 @@ if (report.violations.length > 0 || report.lost > 0 || report.duplicated > 0) {
   for (const line of report.trace.slice(-80)) console.log(`  ${line}`);
   console.log(`\n${report.violations.length} invariant violation(s):`);
   for (const v of report.violations.slice(0, 50)) console.log(`  ${v}`);
-  console.log(`\nFAILED — seed ${seed}; replay: npx tsx scripts/soak.ts --minutes ${minutes} --seed ${seed}`);
+  // The same seed and number of steps replay the same schedule (a run bounded by minutes may not get as far).
+  console.log(`\nFAILED — seed ${seed}; replay: npm run soak -- --seed ${seed} --steps ${report.steps}`);
   process.exitCode = 1;
 } else {
-  console.log(`\nOK — seed ${seed}: no invariant broke`);
+  console.log(`\nOK — seed ${seed}, ${report.steps} steps: no invariant broke`);
 }

@@ -116,6 +116,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private lastPongAt: number | null = null;
   private startWaiter: StartWaiter | undefined;
   private stopRequested = false;
+  /** stop() calls so far: tells a registration abandoned by the current stop() from an older one. */
+  private stops = 0;
   private storeWriteFailing = false;
   private me: Promise<Person> | undefined;
   private person: Person | undefined;
@@ -191,7 +193,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
           allowInsecure: opts.allowInsecure,
           socketHosts: opts.socketHosts,
           warn: (message) => this.reportWarning(new SparkBotError('STORE_ERROR', message)),
-          abandoned: (registration, cancel) => this.keepAbandoned(registration, cancel, http),
+          abandoned: (registration, handle) => this.keepAbandoned(registration, handle),
         }),
         socket: createSocketActor({
           token: opts.token,
@@ -336,6 +338,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     if (!Number.isFinite(timeout) || timeout < 0) throw new SparkBotError('INVALID_OPTION', `stop({ timeout }) must be zero or more milliseconds, got ${String(timeout)}`);
     const device = this.actor.getSnapshot().context.device;
     this.stopRequested = true;
+    this.stops += 1;
     this.adopted = undefined;
     this.actor.send({ type: 'STOP' });
     this.settleStart(new SparkBotError('STOPPED', 'stop() was called before the bot connected'));
@@ -362,24 +365,23 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
 
   /**
    * A registration the machine let go of while it was under way. Once the server answers, its
-   * device is saved when the bot is stopping (the next start reuses it and receives what was sent to
-   * it meanwhile); in the odd case that the bot is running again, it is deleted, best effort.
+   * device is saved when the stop() that interrupted it is still the last word (no start() since):
+   * the next start reuses it and receives what was sent to it meanwhile. Otherwise (the machine was
+   * replaced after an internal error, or the bot started again) it is discarded.
    */
-  private keepAbandoned(registration: Promise<DeviceRef>, cancel: () => void, http: Http): void {
+  private keepAbandoned(registration: Promise<DeviceRef>, handle: { cancel(): void; discard(device: DeviceRef): Promise<void> }): void {
+    const stop = this.stopRequested ? this.stops : undefined;
     const entry = {
-      cancel,
+      cancel: handle.cancel,
       settled: registration.then(
         async (device) => {
-          if (this.stopRequested) {
+          if (stop !== undefined && stop === this.stops && this.stopRequested) {
             this.log('keeping device %s, registered while the bot stopped', device.url);
             this.adopted = device;
             this.watchStoreWrite(this.store.saveDevice(device), 'the device');
             return;
           }
-          await http.send({ method: 'DELETE', url: device.url }).then(
-            (result) => this.log('deleted device %s, registered by an interrupted attempt: HTTP %d', device.url, result.status),
-            (error: unknown) => this.log('could not delete device %s: %s', device.url, (error as Error).message),
-          );
+          await handle.discard(device);
         },
         (error: unknown) => this.log('an interrupted registration failed: %s', (error as Error)?.message ?? String(error)),
       ),

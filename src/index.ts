@@ -17,7 +17,7 @@ export type {
   RoomEvent,
 } from './events/types.js';
 export type { CommandContext, CommandHandler } from './events/router.js';
-export type { WebexApi, RequestOptions, Collection, Query } from './rest/client.js';
+export type { WebexApi, RequestOptions, ReadOptions, Collection, Query } from './rest/client.js';
 export type { Paged } from './rest/paging.js';
 export type * from './rest/types.js';
 export { classifyClose, type CloseVerdict, type FatalReason } from './protocol/close-codes.js';

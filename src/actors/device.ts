@@ -30,10 +30,11 @@ export interface DeviceDeps {
   readonly warn: (message: string) => void;
   /**
    * A registration the machine stopped waiting for (stop() while it was under way). The server may
-   * register the device anyway: the request goes on, and its outcome is handed over (the bot saves
-   * the device, so the next start reuses it and gets what was sent to it). `cancel` aborts it.
+   * register the device anyway: the request goes on, and its outcome is handed over — the bot saves
+   * the device (the next start reuses it and gets what was sent to it) or `discard`s it (deletes it
+   * from WDM, best effort). `cancel` aborts the request.
    */
-  readonly abandoned?: (registration: Promise<DeviceRef>, cancel: () => void) => void;
+  readonly abandoned?: (registration: Promise<DeviceRef>, handle: { cancel(): void; discard(device: DeviceRef): Promise<void> }) => void;
 }
 
 /** True when `host` is one of `patterns` (a name, or `*.suffix` for any subdomain). */
@@ -89,7 +90,7 @@ export function createDeviceActor(deps: DeviceDeps) {
     const own = new AbortController();
     const registration = registerNow(own.signal);
     const onAbort = () => {
-      if (deps.abandoned) deps.abandoned(registration, () => own.abort(signal.reason));
+      if (deps.abandoned) deps.abandoned(registration, { cancel: () => own.abort(signal.reason), discard: deleteBestEffort });
       else own.abort(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });

@@ -196,6 +196,8 @@ export class WebexEmulator extends EventEmitter {
   readonly deliveries: DeliveryRecord[] = [];
   /** Every request answered by a failNext fault, in order. */
   readonly faultHits: FaultHitRecord[] = [];
+  /** HTTP requests whose client went away before they were answered (aborted, timed out); the emulator still handles them, as a server would. */
+  readonly abandonedRequests: Array<{ readonly method: string; readonly path: string; readonly at: number }> = [];
   /** Every event sent to a person's devices: `{ personUuid, data }` (data.activity for conversation activities). */
   readonly events: Array<{ readonly personUuid: string; readonly data: Record<string, unknown> }> = [];
 
@@ -444,23 +446,20 @@ export class WebexEmulator extends EventEmitter {
 
   /** Disarms every failNext answer not given yet (of one route, or all); returns how many answers were left. */
   clearFaults(route?: string): number {
-    const only = route === undefined ? undefined : parseRoute(route);
-    let left = 0;
-    for (let i = this.faults.length - 1; i >= 0; i -= 1) {
-      const fault = this.faults[i] as ActiveFault;
-      if (only && (fault.route.method !== only.method || fault.route.pattern.source !== only.pattern.source)) continue;
-      left += fault.remaining;
-      this.faults.splice(i, 1);
-    }
-    return left;
+    const armed = this.faultsOf(route);
+    for (const fault of armed) this.faults.splice(this.faults.indexOf(fault), 1);
+    return armed.reduce((n, f) => n + f.remaining, 0);
   }
 
   /** failNext answers armed and not given yet (of one route, or all). */
   armedFaults(route?: string): number {
+    return this.faultsOf(route).reduce((n, f) => n + f.remaining, 0);
+  }
+
+  /** The armed faults given for `route` (the same route string, however written), or all. */
+  private faultsOf(route: string | undefined): ActiveFault[] {
     const only = route === undefined ? undefined : parseRoute(route);
-    return this.faults
-      .filter((f) => !only || (f.route.method === only.method && f.route.pattern.source === only.pattern.source))
-      .reduce((n, f) => n + f.remaining, 0);
+    return this.faults.filter((f) => !only || (f.route.method === only.method && f.route.pattern.source === only.pattern.source));
   }
 
   /** Holds requests of `route` unanswered until `release()` is called. */
@@ -589,6 +588,11 @@ export class WebexEmulator extends EventEmitter {
     const path = url.pathname;
     const person = this.personOf(req.headers.authorization);
     const startedAt = Date.now();
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      this.abandonedRequests.push({ method, path, at: Date.now() });
+      this.emitChange('abandoned', { method, path });
+    });
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       const trackingId = `EMU_${randomUUID()}`;
       res.writeHead(status, { trackingid: trackingId, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
@@ -597,6 +601,9 @@ export class WebexEmulator extends EventEmitter {
       this.emitChange('request', { method, path, status });
     };
     try {
+      // The body first, as a server has it before its handler runs: a request held or delayed here
+      // is handled even if its client goes away meanwhile (an abandoned registration still registers).
+      const body = await readJson(req);
       await this.delay(method, path);
       const fault = this.takeFault(method, path);
       if (fault?.reset) {
@@ -609,7 +616,6 @@ export class WebexEmulator extends EventEmitter {
         send(fault.status, fault.body ?? { message: `emulated fault: HTTP ${fault.status}`, errors: [], trackingId: 'EMU_FAULT' }, fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) });
         return;
       }
-      const body = await readJson(req);
       const answer = this.route(method, path, url.searchParams, person, body);
       if (answer === undefined) throw new HttpProblem(404, `No route for ${method} ${path}.`);
       const [status, json, headers] = answer;

@@ -74,7 +74,12 @@ export class Dispatcher {
   private waiting: Array<() => void> = [];
   private jobs = 0;
 
-  constructor(private readonly deps: DispatcherDeps) {}
+  /** Enrichment reads are tried again on 404, 5xx or no answer: the event exists, so must what it names. */
+  private readonly read: { readonly retries: number };
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.read = { retries: deps.retries };
+  }
 
   /** Takes an envelope in; its delivery waits for the earlier ones of the same room. */
   handle(envelope: unknown): void {
@@ -200,7 +205,7 @@ export class Dispatcher {
         case 'add': {
           const email = object?.emailAddress;
           if (object?.objectType !== 'person' || roomId === undefined || typeof email !== 'string') return this.unsupported(base, eventType, verb);
-          const memberships = await this.deps.api.memberships.list({ roomId, personEmail: email }).all();
+          const memberships = await this.deps.api.memberships.list({ roomId, personEmail: email }, this.read).all();
           return deliver(
             memberships,
             memberships.map((membership) => ({ name: 'membership', payload: { action: 'created', membership, actorId } })),
@@ -209,8 +214,8 @@ export class Dispatcher {
         case 'create': {
           const uuid = object?.id ?? roomUuid;
           if (uuid === undefined) return this.unsupported(base, eventType, verb);
-          const room = await this.fetch<Room>('rooms', id('ROOM', uuid));
-          const memberships = await this.deps.api.memberships.list({ roomId: room.id }).all();
+          const room = await this.deps.api.rooms.get(id('ROOM', uuid), this.read);
+          const memberships = await this.deps.api.memberships.list({ roomId: room.id }, this.read).all();
           return deliver(memberships, [{ name: 'room', payload: { action: 'created', room, actorId } }]);
         }
         case 'leave': {
@@ -223,7 +228,7 @@ export class Dispatcher {
         case 'hide': {
           const ref = this.membershipRef(object, roomUuid, id);
           if (!ref) return this.unsupported(base, eventType, verb);
-          const membership = await this.fetch<Membership>('memberships', ref.id);
+          const membership: Membership = await this.deps.api.memberships.get(ref.id, this.read);
           return deliver(membership, [{ name: 'membership', payload: { action: 'updated', membership, actorId } }]);
         }
         case 'acknowledge': {
@@ -237,7 +242,7 @@ export class Dispatcher {
           return deliver(deleted, [{ name: 'messageDeleted', payload: deleted }]);
         }
         case 'cardAction': {
-          const action = await this.fetch<AttachmentAction>('attachment/actions', id('ATTACHMENT_ACTION', activity.id));
+          const action = await this.deps.api.attachmentActions.get(id('ATTACHMENT_ACTION', activity.id), this.read);
           return deliver(action, [{ name: 'cardAction', payload: action }]);
         }
         default:
@@ -251,12 +256,7 @@ export class Dispatcher {
   }
 
   private getMessage(messageId: string): Promise<Message> {
-    return this.fetch<Message>('messages', messageId);
-  }
-
-  /** GET `<collection>/<id>`, tried again on 404, 5xx or no answer: the event exists, so must what it names. */
-  private fetch<T>(collection: string, itemId: string): Promise<T> {
-    return this.deps.api.request<T>('GET', `${collection}/${encodeURIComponent(itemId)}`, { retries: this.deps.retries });
+    return this.deps.api.messages.get(messageId, this.read);
   }
 
   private async roomUpdated(
@@ -269,7 +269,7 @@ export class Dispatcher {
     eventType: string,
   ): Promise<Delivery> {
     if (uuid === undefined) return this.unsupported(base, eventType, activity.verb);
-    const room = await this.fetch<Room>('rooms', id('ROOM', uuid));
+    const room: Room = await this.deps.api.rooms.get(id('ROOM', uuid), this.read);
     return deliver(room, [{ name: 'room', payload: { action: 'updated', room, actorId } }]);
   }
 

@@ -35,8 +35,14 @@ export interface RequestOptions {
   /**
    * GET only: times the call is tried again, after 1 s, when it is answered 404 or 5xx or gets no
    * answer at all — for something that must exist, e.g. a message fetched right after it was posted
-   * (event enrichment uses 3). Default 0. 429s are waited out whatever this says (`retryCount`).
+   * (event enrichment uses 3). 0 to 10, default 0; ignored for writes, which may have happened even
+   * without an answer. 429s are waited out whatever this says (`retryCount`).
    */
+  readonly retries?: number;
+}
+
+/** Options of a read: `retries` as in {@link RequestOptions}. */
+export interface ReadOptions {
   readonly retries?: number;
 }
 
@@ -48,8 +54,8 @@ export interface RestDeps {
 
 /** The operations of a REST collection such as `rooms`. */
 export interface Collection<T, Create, Update, ListQuery extends Query> {
-  list(query?: ListQuery): Paged<T>;
-  get(id: string): Promise<T>;
+  list(query?: ListQuery, options?: ReadOptions): Paged<T>;
+  get(id: string, options?: ReadOptions): Promise<T>;
   create(body: Create): Promise<T>;
   update(id: string, body: Update): Promise<T>;
   delete(id: string): Promise<void>;
@@ -59,16 +65,16 @@ export class WebexApi {
   readonly people: {
     /** The bot itself. */
     me(): Promise<Person>;
-    get(personId: string): Promise<Person>;
-    list(query?: { email?: string; displayName?: string; id?: string; orgId?: string; max?: number }): Paged<Person>;
+    get(personId: string, options?: ReadOptions): Promise<Person>;
+    list(query?: { email?: string; displayName?: string; id?: string; orgId?: string; max?: number }, options?: ReadOptions): Paged<Person>;
   };
 
   readonly messages: {
-    get(messageId: string): Promise<Message>;
+    get(messageId: string, options?: ReadOptions): Promise<Message>;
     /** `roomId` or `toPersonId`/`toPersonEmail`; `text` and/or `markdown`; `files` (URLs); `attachments` (cards); `parentId` to reply in a thread. */
     create(message: CreateMessage): Promise<Message>;
     /** Group rooms need `mentionedPeople: 'me'` for bots (Webex answers 403 otherwise). */
-    list(query: { roomId: string; mentionedPeople?: string; parentId?: string; before?: string; beforeMessage?: string; max?: number }): Paged<Message>;
+    list(query: { roomId: string; mentionedPeople?: string; parentId?: string; before?: string; beforeMessage?: string; max?: number }, options?: ReadOptions): Paged<Message>;
     update(messageId: string, body: { roomId: string; text?: string; markdown?: string }): Promise<Message>;
     delete(messageId: string): Promise<void>;
   };
@@ -80,7 +86,7 @@ export class WebexApi {
   readonly webhooks: Collection<Webhook, CreateWebhook, Partial<CreateWebhook> & { name: string; targetUrl: string }, { max?: number }>;
 
   readonly attachmentActions: {
-    get(actionId: string): Promise<AttachmentAction>;
+    get(actionId: string, options?: ReadOptions): Promise<AttachmentAction>;
     create(action: CreateAttachmentAction): Promise<AttachmentAction>;
   };
 
@@ -90,13 +96,13 @@ export class WebexApi {
     this.base = deps.apiUrl.replace(/\/+$/, '');
     this.people = {
       me: async () => this.request<Person>('GET', 'people/me'),
-      get: async (id) => this.request<Person>('GET', `people/${encodeId(id, 'personId')}`),
-      list: (query = {}) => this.list<Person>('people', query),
+      get: async (id, options) => this.request<Person>('GET', `people/${encodeId(id, 'personId')}`, readOptions(options)),
+      list: (query = {}, options) => this.list<Person>('people', query, options),
     };
     this.messages = {
-      get: async (id) => this.request<Message>('GET', `messages/${encodeId(id, 'messageId')}`),
+      get: async (id, options) => this.request<Message>('GET', `messages/${encodeId(id, 'messageId')}`, readOptions(options)),
       create: async (message) => this.request<Message>('POST', 'messages', { json: message }),
-      list: (query) => this.list<Message>('messages', query),
+      list: (query, options) => this.list<Message>('messages', query, options),
       update: async (id, body) => this.request<Message>('PUT', `messages/${encodeId(id, 'messageId')}`, { json: body }),
       delete: async (id) => this.request<void>('DELETE', `messages/${encodeId(id, 'messageId')}`),
     };
@@ -106,7 +112,7 @@ export class WebexApi {
     this.teamMemberships = this.collection('team/memberships', 'membershipId');
     this.webhooks = this.collection('webhooks', 'webhookId');
     this.attachmentActions = {
-      get: async (id) => this.request<AttachmentAction>('GET', `attachment/actions/${encodeId(id, 'actionId')}`),
+      get: async (id, options) => this.request<AttachmentAction>('GET', `attachment/actions/${encodeId(id, 'actionId')}`, readOptions(options)),
       create: async (action) => this.request<AttachmentAction>('POST', 'attachment/actions', { json: action }),
     };
   }
@@ -122,6 +128,7 @@ export class WebexApi {
   private async exchange<T>(method: HttpRequest['method'], path: string, options: RequestOptions): Promise<HttpResult<T>> {
     const url = /^https?:\/\//.test(path) ? path : `${this.base}/${path.replace(/^\/+/, '')}`;
     const searchParams = definedParams(options.searchParams);
+    const retries = retriesOf(options.retries);
     const req: HttpRequest = {
       method,
       url,
@@ -131,7 +138,7 @@ export class WebexApi {
     };
     const result = await this.deps.outbox.send(req, {
       // Only reads are tried again: a write answered 5xx, or not at all, may well have happened.
-      retries: method === 'GET' ? retriesOf(options.retries) : 0,
+      retries: method === 'GET' ? retries : 0,
     });
     if (result.status >= 200 && result.status < 300) {
       if (result.text !== '' && result.body === undefined) throw this.deps.http.errorFor(req, result, 'Webex API answered with a body that is not JSON');
@@ -140,10 +147,11 @@ export class WebexApi {
     throw this.deps.http.errorFor(req, result, 'Webex API call failed');
   }
 
-  private list<T>(path: string, query: Query): Paged<T> {
+  private list<T>(path: string, query: Query, options?: ReadOptions): Paged<T> {
     const first = new URLSearchParams(Object.entries(definedParams(query) ?? {}).map(([k, v]): [string, string] => [k, String(v)]));
+    const read = readOptions(options);
     return paged<T>(async (next) => {
-      const result = next === undefined ? await this.exchange<{ items?: T[] }>('GET', path, { searchParams: query }) : await this.exchange<{ items?: T[] }>('GET', next, {});
+      const result = next === undefined ? await this.exchange<{ items?: T[] }>('GET', path, { ...read, searchParams: query }) : await this.exchange<{ items?: T[] }>('GET', next, read);
       const link = parseLinkHeader(result.headers.get('link')).get('next');
       return { items: result.body?.items ?? [], next: link === undefined ? undefined : restoreDroppedParams(link, first) };
     });
@@ -151,8 +159,8 @@ export class WebexApi {
 
   private collection<T, Create, Update, ListQuery extends Query>(path: string, idName: string): Collection<T, Create, Update, ListQuery> {
     return {
-      list: (query) => this.list<T>(path, query ?? {}),
-      get: async (id) => this.request<T>('GET', `${path}/${encodeId(id, idName)}`),
+      list: (query, options) => this.list<T>(path, query ?? {}, options),
+      get: async (id, options) => this.request<T>('GET', `${path}/${encodeId(id, idName)}`, readOptions(options)),
       create: async (body) => this.request<T>('POST', path, { json: body }),
       update: async (id, body) => this.request<T>('PUT', `${path}/${encodeId(id, idName)}`, { json: body }),
       delete: async (id) => this.request<void>('DELETE', `${path}/${encodeId(id, idName)}`),
@@ -170,6 +178,11 @@ function definedParams(query: Query | undefined): Record<string, string | number
   const out: Record<string, string | number | boolean> = {};
   for (const [key, value] of Object.entries(query)) if (value !== undefined) out[key] = value;
   return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/** Only `retries` of a read's options (an object with other fields is no request option set). */
+function readOptions(options: ReadOptions | undefined): RequestOptions {
+  return options?.retries === undefined ? {} : { retries: options.retries };
 }
 
 /** The `retries` of a request: a whole number from 0 to 10. */

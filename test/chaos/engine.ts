@@ -5,8 +5,9 @@
  * faults, with its invariants checked as events happen and once more at the end:
  *
  * - every user message is handled exactly once: its activity reaches 'activity' once, and it
- *   reaches 'message' once — or, when a REST fault made its fetch fail, is reported on 'error'
- *   with its activity id instead (never both, never neither, never twice);
+ *   reaches 'message' once — or, when 429s outlived the retries of its fetch, is reported on
+ *   'error' (RATE_LIMITED) with its activity id instead (never both, never neither, never twice;
+ *   a 5xx or a cut connection is tried again and must not cost the message);
  * - per room, activities and messages arrive in the order the users posted them;
  * - at most one socket of the bot is open at any moment (checked at the emulator on every
  *   'connection' and 'authorized');
@@ -280,7 +281,9 @@ class ChaosRun {
     });
     bot.on('error', (error: SparkBotError) => {
       const sent = error.context?.activityId === undefined ? undefined : this.byUuid.get(error.context.activityId);
-      if (sent && (error.code === 'API_ERROR' || error.code === 'RATE_LIMITED')) {
+      // A fetch given up on is allowed only after 429s outlived retryCount: a 5xx or a cut is tried
+      // again three times, more than any fault of the schedule lasts.
+      if (sent && error.code === 'RATE_LIMITED') {
         this.trace(`message #${sent.seq} could not be fetched: ${error.message}`);
         if (sent.messages > 0 || sent.enrichFailed) this.duplicate(sent, `message #${sent.seq} reported failed after it was handled`);
         sent.enrichFailed = true;

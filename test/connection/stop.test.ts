@@ -92,6 +92,9 @@ test('stop() waits for a registration that is never answered until stopTimeout, 
   await stopping;
   assert.equal(h.clock.pending, 0, 'no timer left');
   assert.equal(h.bot.state, 'idle');
+  await h.emulator.waitFor(() => h.emulator.abandonedRequests.some((r) => r.method === 'POST' && r.path === '/wdm/api/v1/devices'), {
+    what: 'the registration request aborted by the bot',
+  });
 });
 
 test('stop() is idempotent', async (t) => {

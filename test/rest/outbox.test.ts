@@ -113,3 +113,31 @@ test('the outbox is unaffected by socket reconnects', async (t) => {
   clock.advance(30_000);
   assert.equal((await sent).text, 'survivor');
 });
+
+test('reads given { retries } are tried again a second apart on 5xx and on a cut connection; writes never are; a bad retries value is refused', async (t) => {
+  const { bot, emulator, clock, room, posts, until } = await roomHarness(t);
+  const gets = () => emulator.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/rooms/'));
+
+  emulator.failNext('GET /v1/rooms/*', { status: 502 });
+  emulator.failNext('GET /v1/rooms/*', { status: 0, reset: true });
+  const read = bot.api.rooms.get(room.id, { retries: 2 });
+  for (let retry = 1; retry <= 2; retry += 1) {
+    await clock.waitForTimer(1_000);
+    assert.equal(gets().length, retry, `attempt ${retry} failed, the next waits a second`);
+    clock.advance(1_000);
+  }
+  assert.equal((await read).id, room.id);
+  await until(() => gets().length === 3);
+
+  emulator.failNext('GET /v1/rooms/*', { status: 503 });
+  await assert.rejects(bot.api.rooms.get(room.id), { code: 'API_ERROR', status: 503 }, 'no retries by default');
+
+  emulator.failNext('POST /v1/messages', { status: 503 });
+  await assert.rejects(bot.api.request('POST', 'messages', { json: { roomId: room.id, text: 'once' }, retries: 3 }), { status: 503 });
+  assert.equal(posts().length, 1, 'a write is sent once');
+  assert.equal(clock.pending, 0, 'and nothing waits to send it again');
+
+  for (const retries of [-1, 1.5, 11, Number.NaN]) {
+    await assert.rejects(bot.api.rooms.get(room.id, { retries }), { code: 'INVALID_OPTION', message: /retries/ });
+  }
+});
