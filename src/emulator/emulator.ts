@@ -28,6 +28,7 @@ import {
   World,
 } from './model.js';
 import { routeRest } from './rest.js';
+import { Waiters } from './waiters.js';
 
 const log = createDebug('sparkbot:emulator');
 
@@ -216,7 +217,7 @@ export class WebexEmulator extends EventEmitter {
   private pongMode: PongMode = 'normal';
   private withholdBufferState = false;
   private connectionCount = 0;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
 
   private constructor(server: Server, options: EmulatorOptions) {
     super();
@@ -559,25 +560,12 @@ export class WebexEmulator extends EventEmitter {
    * Rejects after `timeout` ms (default 10000) so that a broken test fails instead of hanging.
    */
   waitFor(predicate: () => boolean, options: { timeout?: number; what?: string } = {}): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate()) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`emulator.waitFor timed out${options.what ? `: ${options.what}` : ''}`));
-      }, options.timeout ?? 10_000);
-      this.waiters.add(check);
-    });
+    return this.waiters.until(predicate, options.timeout ?? 10_000, () => new Error(`emulator.waitFor timed out${options.what ? `: ${options.what}` : ''}`));
   }
 
   private emitChange(kind: string, detail: unknown): void {
     this.emit(kind, detail);
-    for (const check of [...this.waiters]) check();
+    this.waiters.poke();
   }
 
   // ---------------------------------------------------------------- HTTP

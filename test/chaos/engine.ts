@@ -27,6 +27,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Waiters } from '../../src/emulator/waiters.js';
 import { WebexEmulator, type ConnectionRecord, type EmulatedMessage, type EmulatedPerson, type EmulatedRoom } from '../../src/emulator/index.js';
 import { SparkBot, parseHydraId, type Activity, type ConnectionStateName, type SparkBotError } from '../../src/index.js';
 import { describeStep, FAULT_KINDS, type DropHow, type Fault, type FaultKind, type Post, ROOMS, schedule, type Step, USERS } from './schedule.js';
@@ -156,7 +157,7 @@ class ChaosRun {
   /** Bots stopped on purpose (a bot restart): their states and start() no longer count. */
   private readonly retired = new Set<SparkBot>();
   private readonly started = Date.now();
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
 
   private readonly sent: Sent[] = [];
   private readonly byUuid = new Map<string, Sent>();
@@ -362,7 +363,7 @@ class ChaosRun {
   // ---------------------------------------------------------------- waiting, tracing
 
   private poke(): void {
-    for (const check of [...this.waiters]) check();
+    this.waiters.poke();
   }
 
   /** After a bot event, once every listener of it has run. */
@@ -372,20 +373,7 @@ class ChaosRun {
 
   /** Resolves once `predicate` holds, checked after every change the emulator or the bot reports. */
   private until(predicate: () => boolean, what: string, timeout = STUCK_AFTER): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate()) return;
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Stuck(`${what} did not happen within ${timeout} ms (bot ${this.bot?.state ?? 'none'})`));
-      }, timeout);
-      this.waiters.add(check);
-    });
+    return this.waiters.until(predicate, timeout, () => new Stuck(`${what} did not happen within ${timeout} ms (bot ${this.bot?.state ?? 'none'})`));
   }
 
   private trace(line: string): void {
