@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import type { Activity, ActivityData, Message, Result, SparkBot, SparkBotError } from '../src/index.js';
+import { parseHydraId, type Activity, type ActivityData, type Message, type Result, type SparkBot, type SparkBotError } from '../src/index.js';
 import { harness, nextEvent } from './support/helpers.js';
 
 interface Call {
@@ -83,6 +83,22 @@ test('a failed REST enrichment, after its three retries a second apart, reaches 
   assert.match(call.result.error, /HTTP 500/);
   assert.equal(errors.at(-1)?.code, 'API_ERROR');
   assert.match(errors.at(-1)?.message ?? '', /trackingId/);
+});
+
+test("an enrichment still rate limited after retryCount is reported as RATE_LIMITED with the activity's context", async (t) => {
+  const { bot, emulator, calls, alice, person, errors, until, clock } = await botWithCalls(t);
+  await bot.start();
+  emulator.failNext('GET /v1/messages/*', { status: 429, retryAfter: 1, times: 2 });
+  const json = emulator.postMessage({ from: alice, toPerson: person, text: 'throttled' });
+  await clock.waitForTimer(1_000);
+  clock.advance(1_000);
+  await until(() => calls.length === 1 && errors.length === 1);
+  assert.equal(calls[0]?.result.ok, false);
+  const [error] = errors;
+  assert.equal(error?.code, 'RATE_LIMITED');
+  assert.match(error?.message ?? '', /could not enrich post .*rate limited after 2 attempts/);
+  assert.equal(error?.context?.verb, 'post');
+  assert.equal(error?.context?.activityId, parseHydraId(String(json.id))?.uuid);
 });
 
 test('handlers that throw or reject are reported and the bot goes on', async (t) => {

@@ -327,8 +327,9 @@ function isBot(actor: Activity['actor']): boolean {
   return typeof actor.emailAddress === 'string' && actor.emailAddress.toLowerCase().endsWith('@webex.bot');
 }
 
+/** `error` as a SparkBotError: its own code when it has one (RATE_LIMITED, API_ERROR…), else `code`. */
 function asError(error: unknown, code: SparkBotError['code'], message?: string, context?: ErrorContext): SparkBotError {
   if (error instanceof SparkBotError && message === undefined) return error;
   const detail = error instanceof Error ? error.message : String(error);
-  return new SparkBotError(code, message ? `${message}: ${detail}` : detail, { cause: error, ...(context ? { context } : {}) });
+  return new SparkBotError(error instanceof SparkBotError ? error.code : code, message ? `${message}: ${detail}` : detail, { cause: error, ...(context ? { context } : {}) });
 }
