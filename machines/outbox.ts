@@ -19,7 +19,7 @@ export interface OutboxCall {
   readonly id: number;
   /** For people and inspectors: method and path, e.g. "GET messages/Y2lz…". Never a secret. */
   readonly label: string;
-  /** Tries left when the answer is 404 or 5xx, or there is none (reads only; 0 for most calls). */
+  /** Tries left when the answer is 404 or 5xx, or there is none (the REST client gives them to reads only; 0 for most calls). */
   readonly retries: number;
   /** True for calls that change something: they are sent one at a time, in order. */
   readonly ordered: boolean;

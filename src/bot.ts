@@ -346,8 +346,10 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     const deadline = this.deadline(timeout);
     try {
       // A registration under way finishes, so that its device is saved, not left on the server.
-      if (this.abandoned.size > 0 && !(await deadline.race(Promise.all([...this.abandoned].map((a) => a.settled)).then(() => undefined)))) {
+      const registrations = () => Promise.all([...this.abandoned].map((a) => a.settled)).then(() => undefined);
+      if (this.abandoned.size > 0 && !(await deadline.race(registrations()))) {
         for (const registration of this.abandoned) registration.cancel();
+        await registrations(); // aborted: they settle at once, and nothing is saved after stop() resolved
       }
       if (!(await deadline.race(this.dispatcher.idle()))) {
         this.reportError(new SparkBotError('HANDLER_ERROR', `stop(): event handlers were still running after ${timeout} ms; the bot stopped without waiting for them`));
