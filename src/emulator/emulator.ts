@@ -563,8 +563,10 @@ export class WebexEmulator extends EventEmitter {
     return this.waiters.until(predicate, options.timeout ?? 10_000, () => new Error(`emulator.waitFor timed out${options.what ? `: ${options.what}` : ''}`));
   }
 
+  /** Emits `kind` with its detail, then `'change'` (kind, detail) for whoever waits on any change. */
   private emitChange(kind: string, detail: unknown): void {
     this.emit(kind, detail);
+    this.emit('change', kind, detail);
     this.waiters.poke();
   }
 

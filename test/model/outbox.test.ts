@@ -14,12 +14,12 @@
  * it chose. The transitions the real outbox took are counted against the machine's definition.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import { TestModel, type StatePath, type TestParam } from 'xstate/graph';
 import { outboxMachine, type OutboxContext } from '../../machines/outbox.js';
 import { stateNodesOf } from '../../scripts/machine-graph.js';
 import type { WebexEmulator } from '../../src/emulator/index.js';
+import { Waiters } from '../../src/emulator/waiters.js';
 import { ApiError, RateLimitError, SparkBotError } from '../../src/errors.js';
 import { Http, type HttpResult } from '../../src/http.js';
 import { Redactor } from '../../src/log.js';
@@ -71,7 +71,7 @@ class OutboxDriver {
   readonly knownBugs = new Set<string>();
   private readonly runId = (runs += 1);
   private readonly prefix = `/v1/model/${this.runId}/`;
-  private readonly changes = new EventEmitter();
+  private readonly waiters = new Waiters();
   private readonly callers = new Map<number, Caller>();
   /** The emulator's hold on each call's route (renewed after each answer, for the call's retries). */
   private readonly holds = new Map<number, { release(): void }>();
@@ -358,28 +358,12 @@ class OutboxDriver {
 
   /** Checks `predicate` after the outbox's steps, the emulator's requests and the callers' settlements; fails after `timeout` ms so that a broken path fails. */
   private until(predicate: () => boolean, what: string, timeout = 10_000): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate()) return;
-        finish();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`timed out waiting for ${what}`));
-      }, timeout);
-      const finish = () => {
-        clearTimeout(timer);
-        this.changes.off('change', check);
-      };
-      this.changes.on('change', check);
-    });
+    return this.waiters.until(predicate, timeout, () => new Error(`timed out waiting for ${what}`));
   }
 
   /** Something a predicate of `until` reads changed; checked once the current work is done. */
   private changed(): void {
-    setImmediate(() => this.changes.emit('change'));
+    setImmediate(() => this.waiters.poke());
   }
 }
 

@@ -2,12 +2,12 @@
  * Test helpers: a real emulator and a real bot on loopback, with a test clock for the machine's
  * delays and a temp dir for the last-connection file, all cleaned up after the test.
  */
-import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { WebexEmulator, type EmulatedPerson } from '../../src/emulator/index.js';
+import { Waiters } from '../../src/emulator/waiters.js';
 import { SparkBot, type SparkBotError, type SparkBotOptions, type ConnectionStateName } from '../../src/index.js';
 import { TestClock } from './test-clock.js';
 
@@ -75,8 +75,10 @@ export async function harness(
   const states: ConnectionStateName[] = [bot.state];
   const errors: SparkBotError[] = [];
   const warnings: SparkBotError[] = [];
-  const changes = new EventEmitter();
-  const changed = () => changes.emit('change');
+  const waiters = new Waiters();
+  const changed = () => waiters.poke();
+  emulator.on('change', changed);
+  defer(t, () => emulator.off('change', changed));
   // After the bot's events, predicates are checked once every listener of the event has run.
   const afterListeners = () => setImmediate(changed);
   bot.on('state', (state) => {
@@ -92,32 +94,11 @@ export async function harness(
     afterListeners();
   });
   for (const event of ['message', 'activity', 'cardAction', 'membership', 'room', 'messageDeleted'] as const) bot.on(event, afterListeners);
-  const until = (predicate: () => boolean, what?: string, timeout = 10_000): Promise<void> => {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!predicate()) return;
-        finish();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`timed out waiting${what ? ` for ${what}` : ''}`));
-      }, timeout);
-      const finish = () => {
-        clearTimeout(timer);
-        changes.off('change', check);
-        for (const kind of EMULATOR_CHANGES) emulator.off(kind, check);
-      };
-      changes.on('change', check);
-      for (const kind of EMULATOR_CHANGES) emulator.on(kind, check);
-    });
-  };
+  const until = (predicate: () => boolean, what?: string, timeout = 10_000): Promise<void> =>
+    waiters.until(predicate, timeout, () => new Error(`timed out waiting${what ? ` for ${what}` : ''}`));
   defer(t, () => bot.stop());
   return { emulator, bot, person, clock, lastConn, states, errors, warnings, changed, until };
 }
-
-const EMULATOR_CHANGES = ['request', 'registration', 'deviceDeleted', 'connection', 'authorized', 'ready', 'ping', 'ack', 'close', 'delivery', 'message', 'held'];
 
 /** Resolves when the bot is in `state` (now or later); rejects after `timeout` ms so a broken test fails fast. */
 export function waitForState(bot: SparkBot, state: ConnectionStateName, timeout = 10_000): Promise<void> {
