@@ -92,14 +92,8 @@ export interface TeamMembership {
   readonly [key: string]: unknown;
 }
 
-export interface Webhook {
+export interface Webhook extends CreateWebhook {
   readonly id: string;
-  readonly name: string;
-  readonly targetUrl: string;
-  readonly resource: string;
-  readonly event: string;
-  readonly filter?: string;
-  readonly secret?: string;
   readonly status?: 'active' | 'inactive';
   readonly created: string;
   readonly [key: string]: unknown;
