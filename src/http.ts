@@ -125,7 +125,8 @@ export class Http {
   }
 }
 
-function originOf(url: string): string | undefined {
+/** The origin of `url`, or undefined when it is no valid URL. */
+export function originOf(url: string): string | undefined {
   try {
     return new URL(url).origin;
   } catch {

@@ -14,7 +14,7 @@
 import { fromPromise } from 'xstate';
 import type { DeviceInput, DeviceOutput, DeviceRef } from '../../machines/connection.js';
 import { ApiError } from '../errors.js';
-import type { Http } from '../http.js';
+import { originOf, type Http } from '../http.js';
 import type { Log } from '../log.js';
 import type { Store } from './store.js';
 
@@ -178,12 +178,4 @@ export function createDeviceActor(deps: DeviceDeps) {
     }
     return { device: await register(signal), registered: true };
   });
-}
-
-function originOf(url: string): string | undefined {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return undefined;
-  }
 }
