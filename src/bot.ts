@@ -4,6 +4,7 @@
  * typed events. It holds no protocol logic of its own.
  */
 import { EventEmitter } from 'node:events';
+import { inspect } from 'node:util';
 import { createActor, type Actor, type SnapshotFrom, type StateValue } from 'xstate';
 import { type Clock, realClock } from './clock.js';
 import { connectionMachine, type ConnectionStateName, type DeviceRef, type Failure } from '../machines/connection.js';
@@ -12,7 +13,7 @@ import { createSocketActor } from './actors/socket.js';
 import { createStore, type Store } from './actors/store.js';
 import { SparkBotError, type ErrorContext, type SparkBotErrorCode } from './errors.js';
 import { ClusterResolver, type HostCatalog } from './events/cluster.js';
-import { RecentIds } from './events/dedup.js';
+import { DEFAULT_DEDUP_WINDOW, RecentIds } from './events/dedup.js';
 import { type Delivery, Dispatcher } from './events/dispatcher.js';
 import { type CommandHandler, Router } from './events/router.js';
 import type { Activity, MembershipEvent, MessageDeletedEvent, ReceivedCardAction, ReceivedMessage, ReplyContent, RoomEvent } from './events/types.js';
@@ -44,10 +45,12 @@ export interface SparkBotEvents {
   warning: [warning: SparkBotError];
 }
 
-/** How many handled activity ids are remembered (and persisted) to drop repeats. */
-const RECENT_ACTIVITIES = 1000;
 /** ms between a newly handled activity and the write of the ids to the last-connection file. */
 const SEEN_WRITE_DELAY = 200;
+/** ms between two writes of the handled ids at least (the window holds up to 50 000 of them). */
+const SEEN_WRITE_INTERVAL = 1_000;
+/** ms during which repeated problems of one code, with no listener, are not printed again. */
+const REPEAT_QUIET = 60_000;
 
 const FAILURE_CODES: Record<string, SparkBotErrorCode> = {
   unauthorized: 'UNAUTHORIZED',
@@ -58,6 +61,28 @@ const FAILURE_CODES: Record<string, SparkBotErrorCode> = {
 };
 
 type ConnectionActor = Actor<typeof connectionMachine>;
+
+/** A socket until it has closed: stop() waits for it, and cuts it at its deadline. */
+interface ClosingSocket {
+  readonly closed: Promise<void>;
+  terminate(): void;
+}
+
+/** A point in the bot's clock time that work races against. */
+interface Deadline {
+  /** True when `work` finished before the deadline; false at the deadline (at once when it has passed). */
+  race(work: Promise<void>): Promise<boolean>;
+  /** Makes the deadline come at the latest `ms` from now. */
+  bringForward(ms: number): void;
+  passed(): boolean;
+  cancel(): void;
+}
+
+/** A stop() under way: its promise, and its deadline (which a later stop() may bring forward). */
+interface Shutdown {
+  readonly promise: Promise<void>;
+  readonly deadline: Deadline;
+}
 
 interface StartWaiter {
   readonly promise: Promise<void>;
@@ -100,24 +125,28 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private readonly seen: RecentIds;
   private readonly outbox: Outbox;
   private seenLoaded: Promise<void> | undefined;
-  private stopping: Promise<void> | undefined;
+  private stopping: Shutdown | undefined;
   private readonly clock: Clock;
   private readonly stopTimeout: number;
   private seenTimer: NodeJS.Timeout | undefined;
+  private seenWrittenAt = 0;
   private readonly redactor = new Redactor();
   private readonly log: Log;
-  private readonly closing = new Set<Promise<void>>();
+  private readonly closing = new Set<ClosingSocket>();
+  /** Problems reported with no listener, by event and code: when one was last printed, and how many were not since. */
+  private readonly quiet = new Map<string, { at: number; suppressed: number }>();
   /** Registrations stop() interrupted, still under way (see the device actor's `abandoned`). */
   private readonly abandoned = new Set<{ readonly settled: Promise<void>; readonly cancel: () => void }>();
   /** A device such a registration brought after stop() began: saved, and deleted by stop({ unregister }). */
   private adopted: DeviceRef | undefined;
+  /** The stop() under way deletes the device (it, or a later stop() during it, asked for `unregister`). */
+  private unregisterAfterStop = false;
   private lastState: ConnectionStateName = 'idle';
   private stateSince = Date.now();
   private lastPongAt: number | null = null;
   private startWaiter: StartWaiter | undefined;
+  /** True when the last call was stop(): what the bot was asked to be is stopped. */
   private stopRequested = false;
-  /** stop() calls so far: tells a registration abandoned by the current stop() from an older one. */
-  private stops = 0;
   private storeWriteFailing = false;
   private me: Promise<Person> | undefined;
   private person: Person | undefined;
@@ -137,6 +166,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       redactor: this.redactor,
       log: createLog('http', this.redactor),
       timeout: opts.requestTimeout,
+      maxResponseSize: opts.maxResponseSize,
       ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
     });
     this.outbox = new Outbox({
@@ -157,13 +187,13 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       log: createLog('store', this.redactor),
       warn: (message, cause) => this.reportWarning(new SparkBotError('STORE_ERROR', message, { cause })),
     });
-    this.seen = new RecentIds(RECENT_ACTIVITIES, [], () => this.scheduleSeenWrite());
+    this.seen = new RecentIds(DEFAULT_DEDUP_WINDOW, () => this.scheduleSeenWrite());
     const u2cUrl = opts.u2cUrl;
     const clusters = new ClusterResolver({
       fetchCatalog:
         u2cUrl === false
           ? undefined
-          : async () => (await this.api.request<{ hostCatalog?: HostCatalog }>('GET', `${u2cUrl.replace(/\/+$/, '')}/catalog`, { searchParams: { format: 'hostmap' } })).hostCatalog ?? {},
+          : async () => (await this.api.request<{ hostCatalog?: HostCatalog }>('GET', `${u2cUrl.replace(/\/+$/, '')}/catalog`, { searchParams: { format: 'hostmap' } }))?.hostCatalog ?? {},
       log: createLog('events', this.redactor),
       retryAfter: 60_000,
     });
@@ -190,6 +220,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
           deviceDesc: opts.deviceDesc,
           store: this.store,
           log: createLog('device', this.redactor),
+          redactor: this.redactor,
           allowInsecure: opts.allowInsecure,
           socketHosts: opts.socketHosts,
           warn: (message) => this.reportWarning(new SparkBotError('STORE_ERROR', message)),
@@ -207,11 +238,11 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
           onPong: () => {
             this.lastPongAt = Date.now();
           },
-          track: (closed) => {
-            this.closing.add(closed);
-            void closed.then(() => this.closing.delete(closed));
+          track: (socket) => {
+            this.closing.add(socket);
+            void socket.closed.then(() => this.closing.delete(socket));
           },
-          previousClosed: () => (this.closing.size === 0 ? undefined : Promise.all([...this.closing]).then(() => undefined)),
+          previousClosed: () => (this.closing.size === 0 ? undefined : Promise.all([...this.closing].map((socket) => socket.closed)).then(() => undefined)),
         }),
       },
       actions: {
@@ -236,6 +267,19 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       return actor.start();
     };
     this.actor = this.createConnection();
+  }
+
+  /**
+   * What `console.log(bot)`, `util.inspect(bot)` and `JSON.stringify(bot)` show: the state, the
+   * device and the bot's identity — never the token (it lives in private fields and closures only).
+   */
+  toJSON(): { state: ConnectionStateName; deviceId: string | null; reconnects: number; user: { id: string; displayName: string } | null } {
+    const { deviceId, reconnects } = this.health();
+    return { state: this.state, deviceId, reconnects, user: this.person ? { id: this.person.id, displayName: this.person.displayName } : null };
+  }
+
+  [inspect.custom](_depth: number, options: Parameters<typeof inspect>[1]): string {
+    return `SparkBot ${inspect(this.toJSON(), options)}`;
   }
 
   /** The machine's current state: idle, fetchingUrl, connecting, open, awaitingPong, backoff, rateLimited or failed. */
@@ -270,30 +314,34 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
    * Connects. Resolves when the socket is first open (and /people/me is known); rejects with a
    * SparkBotError when the machine ends in `failed` (e.g. code 'UNAUTHORIZED'), when stop() is
    * called first ('STOPPED'), or when the link is lost with `reconnect: false` ('DISCONNECTED').
+   * Called while a stop() is under way, it starts once that stop() has finished.
    */
   start(): Promise<void> {
-    if (this.lastState === 'open' || this.lastState === 'awaitingPong') return Promise.resolve();
-    if (!this.startWaiter) {
-      let resolve!: () => void;
-      let reject!: (error: SparkBotError) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      this.startWaiter = { promise, resolve, reject };
-      this.stopRequested = false;
+    if (!this.stopping && (this.lastState === 'open' || this.lastState === 'awaitingPong')) return Promise.resolve();
+    this.stopRequested = false;
+    if (this.startWaiter) return this.startWaiter.promise;
+    let resolve!: () => void;
+    let reject!: (error: SparkBotError) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const waiter: StartWaiter = { promise, resolve, reject };
+    this.startWaiter = waiter;
+    const begin = () => {
+      if (this.startWaiter !== waiter || this.stopRequested) return;
       // Fetched alongside the connection; a failure is reported once the socket is open.
       this.loadMe().catch(() => undefined);
       // The ids handled before a restart are known before the first envelope can arrive.
-      this.seenLoaded ??= this.store.loadSeen().then((ids) => {
-        for (const id of ids) this.seen.remember(id);
-      });
-      const waiter = this.startWaiter;
+      this.seenLoaded ??= this.store.loadSeen().then((entries) => this.seen.load(entries));
       void this.seenLoaded.then(() => {
         if (this.startWaiter === waiter && !this.stopRequested && (this.lastState === 'idle' || this.lastState === 'failed')) this.actor.send({ type: 'START' });
       });
-    }
-    return this.startWaiter.promise;
+    };
+    // One thing at a time: a start() during a stop() waits for that stop() to finish.
+    if (this.stopping) void this.stopping.promise.then(begin);
+    else begin();
+    return promise;
   }
 
   /**
@@ -316,68 +364,90 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
    * Shuts down gracefully and resolves in state `idle`:
    * 1. the machine stops: no new events; the socket closes with 1000 (cut after `closeTimeout` if
    *    the server never answers); every timer is cancelled; a device registration already sent
-   *    is let finish (within `timeout`) and its device saved, so that the next start reuses it;
-   * 2. handlers under way, and events already received, finish — for up to `timeout` ms
-   *    (`stopTimeout`, default 10000); what is still running then is reported on 'error';
-   * 3. queued REST calls go out within the same deadline; those still waiting then reject with a
-   *    CANCELLED SparkBotError;
+   *    is let finish and its device saved, so that the next start reuses it;
+   * 2. handlers under way, and events already received, finish; events still being fetched then
+   *    are dropped and reported, handlers still running are reported (both on 'error');
+   * 3. queued REST calls go out; those still waiting then reject with a CANCELLED SparkBotError;
    * 4. with `unregister: true` the device is deleted from WDM and forgotten by the last-connection
    *    file (the next start registers a new one);
    * 5. the last-connection file is written.
-   * Calling it again while it runs returns the same promise; calling it when stopped resolves at once.
+   * All of it within `timeout` ms (`stopTimeout`, default 10000): whatever is left then is cut,
+   * and the promise resolves — from any interleaving of start() and stop() calls. Calling it
+   * again while it runs returns the same promise (a shorter `timeout` brings the deadline
+   * forward, and a start() made meanwhile is cancelled: it rejects with STOPPED); calling it when
+   * stopped resolves at once.
    */
   stop(options: { unregister?: boolean; timeout?: number } = {}): Promise<void> {
-    this.stopping ??= this.shutdown(options).finally(() => {
-      this.stopping = undefined;
-    });
-    return this.stopping;
+    const timeout = options.timeout ?? this.stopTimeout;
+    if (!Number.isFinite(timeout) || timeout < 0) return Promise.reject(new SparkBotError('INVALID_OPTION', `stop({ timeout }) must be zero or more milliseconds, got ${String(timeout)}`));
+    this.stopRequested = true;
+    this.settleStart(new SparkBotError('STOPPED', 'stop() was called before the bot connected'));
+    if (this.stopping) {
+      this.stopping.deadline.bringForward(timeout);
+      if (options.unregister) this.unregisterAfterStop = true;
+      return this.stopping.promise;
+    }
+    const deadline = this.deadline(timeout);
+    const shutdown: Shutdown = {
+      deadline,
+      promise: this.shutdown(deadline, timeout, options.unregister === true).finally(() => {
+        deadline.cancel();
+        if (this.stopping === shutdown) this.stopping = undefined;
+      }),
+    };
+    this.stopping = shutdown;
+    return shutdown.promise;
   }
 
-  private async shutdown(options: { unregister?: boolean; timeout?: number }): Promise<void> {
-    const timeout = options.timeout ?? this.stopTimeout;
-    if (!Number.isFinite(timeout) || timeout < 0) throw new SparkBotError('INVALID_OPTION', `stop({ timeout }) must be zero or more milliseconds, got ${String(timeout)}`);
+  private async shutdown(deadline: Deadline, timeout: number, unregister: boolean): Promise<void> {
     const device = this.actor.getSnapshot().context.device;
-    this.stopRequested = true;
-    this.stops += 1;
     this.adopted = undefined;
+    this.unregisterAfterStop = unregister;
     this.actor.send({ type: 'STOP' });
-    this.settleStart(new SparkBotError('STOPPED', 'stop() was called before the bot connected'));
+    // Nothing starts a socket from here on: a start() waits for this promise.
 
-    const deadline = this.deadline(timeout);
-    try {
-      // A registration under way finishes, so that its device is saved, not left on the server.
-      const registrations = () => Promise.all([...this.abandoned].map((a) => a.settled)).then(() => undefined);
-      if (this.abandoned.size > 0 && !(await deadline.race(registrations()))) {
-        for (const registration of this.abandoned) registration.cancel();
-        await registrations(); // aborted: they settle at once, and nothing is saved after stop() resolved
-      }
-      if (!(await deadline.race(this.dispatcher.idle()))) {
-        this.reportError(new SparkBotError('HANDLER_ERROR', `stop(): event handlers were still running after ${timeout} ms; the bot stopped without waiting for them`));
-      }
-      if (!(await deadline.race(this.outbox.idle()))) this.outbox.cancelWaiting();
-    } finally {
-      deadline.cancel();
+    // A registration under way finishes, so that its device is saved, not left on the server.
+    const registrations = () => Promise.all([...this.abandoned].map((a) => a.settled)).then(() => undefined);
+    if (this.abandoned.size > 0 && !(await deadline.race(registrations()))) {
+      for (const registration of this.abandoned) registration.cancel();
+      await registrations(); // aborted: they settle at once, and nothing is saved after stop() resolved
     }
+    if (!(await deadline.race(this.dispatcher.idle()))) {
+      const { handlers, undelivered } = this.dispatcher.pending();
+      this.dispatcher.cancel();
+      if (undelivered > 0) {
+        this.reportError(
+          new SparkBotError('CANCELLED', `stop(): ${undelivered} event${undelivered === 1 ? ' was' : 's were'} received but not delivered: ${undelivered === 1 ? 'its REST fetch was' : 'their REST fetches were'} still under way after ${timeout} ms (Webex does not send ${undelivered === 1 ? 'it' : 'them'} again)`),
+        );
+      }
+      if (handlers > 0) {
+        this.reportError(new SparkBotError('HANDLER_ERROR', `stop(): ${handlers} event handler${handlers === 1 ? ' was' : 's were'} still running after ${timeout} ms; the bot stopped without waiting for ${handlers === 1 ? 'it' : 'them'}`));
+      }
+    }
+    if (!(await deadline.race(this.outbox.idle()))) this.outbox.cancelWaiting();
     const current = this.adopted ?? device;
-    if (options.unregister && current) await this.unregister(current);
-    await Promise.all([...this.closing]);
+    if (this.unregisterAfterStop && current) await this.unregister(current, deadline, timeout);
+    const sockets = [...this.closing];
+    if (!(await deadline.race(Promise.all(sockets.map((socket) => socket.closed)).then(() => undefined)))) {
+      for (const socket of sockets) socket.terminate();
+    }
     this.writeSeenNow();
-    await this.store.flush();
+    if (!(await deadline.race(this.store.flush()))) this.log('stop(): the last-connection file was still being written after %d ms', timeout);
   }
 
   /**
-   * A registration the machine let go of while it was under way. Once the server answers, its
-   * device is saved when the stop() that interrupted it is still the last word (no start() since):
-   * the next start reuses it and receives what was sent to it meanwhile. Otherwise (the machine was
-   * replaced after an internal error, or the bot started again) it is discarded.
+   * A registration the machine let go of while it was under way. When stop() interrupted it, its
+   * device is saved once the server answers (stop() waits for it, up to its deadline): the next
+   * start reuses it and receives what was sent to it meanwhile. Otherwise (the machine was
+   * replaced after an internal error) it is discarded.
    */
   private keepAbandoned(registration: Promise<DeviceRef>, handle: { cancel(): void; discard(device: DeviceRef): Promise<void> }): void {
-    const stop = this.stopRequested ? this.stops : undefined;
+    const byStop = this.stopping !== undefined || this.stopRequested;
     const entry = {
       cancel: handle.cancel,
       settled: registration.then(
         async (device) => {
-          if (stop !== undefined && stop === this.stops && this.stopRequested) {
+          if (byStop) {
             this.log('keeping device %s, registered while the bot stopped', device.url);
             this.adopted = device;
             this.watchStoreWrite(this.store.saveDevice(device), 'the device');
@@ -392,33 +462,63 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     void entry.settled.finally(() => this.abandoned.delete(entry));
   }
 
-  /** A promise race against `ms` of the bot's clock. */
-  private deadline(ms: number): { race(work: Promise<void>): Promise<boolean>; cancel(): void } {
-    let timer: unknown;
+  /** A deadline `ms` of the bot's clock away, which bringForward() can move closer. */
+  private deadline(ms: number): Deadline {
+    const timers: unknown[] = [];
+    let expire!: (value: false) => void;
     const expired = new Promise<false>((resolve) => {
-      timer = this.clock.setTimeout(() => resolve(false), ms);
+      expire = resolve;
     });
+    let passed = false;
+    const bringForward = (after: number) => {
+      if (passed) return;
+      timers.push(
+        this.clock.setTimeout(() => {
+          passed = true;
+          for (const timer of timers) this.clock.clearTimeout(timer);
+          expire(false);
+        }, after),
+      );
+    };
+    bringForward(ms);
     return {
-      race: (work) => Promise.race([work.then(() => true as const), expired]),
-      cancel: () => this.clock.clearTimeout(timer),
+      race: (work) => (passed ? Promise.resolve(false) : Promise.race([work.then(() => true as const), expired])),
+      bringForward,
+      passed: () => passed,
+      cancel: () => {
+        for (const timer of timers) this.clock.clearTimeout(timer);
+      },
     };
   }
 
-  private async unregister(device: DeviceRef): Promise<void> {
+  private async unregister(device: DeviceRef, deadline: Deadline, timeout: number): Promise<void> {
+    if (deadline.passed()) {
+      this.reportWarning(new SparkBotError('CANCELLED', `stop({ unregister: true }): the device was not deleted: nothing may run after the stop timeout (${timeout} ms); it stays registered and saved`));
+      return;
+    }
+    const cut = new AbortController();
+    void deadline.race(new Promise<void>(() => undefined)).then(() => cut.abort(new SparkBotError('CANCELLED', `stop() timed out after ${timeout} ms`)));
     try {
-      await this.api.request<void>('DELETE', device.url);
+      await this.api.request<void>('DELETE', device.url, { signal: cut.signal });
       this.log('deleted device %s', device.url);
     } catch (error) {
       this.reportWarning(new SparkBotError('API_ERROR', `stop({ unregister: true }): could not delete the device: ${(error as Error).message}`, { cause: error }));
+      return;
     }
-    await this.store.forgetDevice().catch((error: unknown) => {
-      this.reportWarning(new SparkBotError('STORE_ERROR', `could not update the last-connection file: ${(error as Error).message}`, { cause: error }));
-    });
+    await deadline.race(
+      this.store.forgetDevice().then(
+        () => undefined,
+        (error: unknown) => {
+          this.reportWarning(new SparkBotError('STORE_ERROR', `could not update the last-connection file: ${(error as Error).message}`, { cause: error }));
+        },
+      ),
+    );
   }
 
   private scheduleSeenWrite(): void {
     if (this.seenTimer !== undefined) return;
-    this.seenTimer = setTimeout(() => this.writeSeenNow(), SEEN_WRITE_DELAY);
+    const wait = Math.max(SEEN_WRITE_DELAY, this.seenWrittenAt + SEEN_WRITE_INTERVAL - Date.now());
+    this.seenTimer = setTimeout(() => this.writeSeenNow(), wait);
     this.seenTimer.unref();
   }
 
@@ -426,7 +526,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     if (this.seenTimer === undefined) return;
     clearTimeout(this.seenTimer);
     this.seenTimer = undefined;
-    this.watchStoreWrite(this.store.saveSeen(this.seen.toArray()), 'the handled activity ids');
+    this.seenWrittenAt = Date.now();
+    this.watchStoreWrite(this.store.saveSeen(this.seen.entries()), 'the handled activity ids');
   }
 
   /**
@@ -575,12 +676,33 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     this.report('warning', warning);
   }
 
-  /** Errors and warnings go to their listeners, or become process warnings when there is none. */
+  /**
+   * Errors and warnings go to their listeners, or become process warnings when there is none —
+   * at most one a minute of each code (a server sending bad frames must not flood stderr); the
+   * next one printed says how many were not, and every one is in the debug log.
+   */
   private report(event: 'error' | 'warning', problem: SparkBotError): void {
     this.redactor.error(problem);
     this.log('%s %s: %s', event, problem.code, problem.message);
-    if (this.listenerCount(event) === 0) process.emitWarning(problem.message, { code: `SPARKBOT_${problem.code}` });
-    else void this.deliver(event, problem.context, problem);
+    if (this.listenerCount(event) > 0) {
+      void this.deliver(event, problem.context, problem);
+      return;
+    }
+    this.printQuietly(`${event} ${problem.code}`, problem.message, `SPARKBOT_${problem.code}`);
+  }
+
+  /** A process warning, unless one of the same kind was printed less than REPEAT_QUIET ago (then it is counted). */
+  private printQuietly(kind: string, message: string, code: string): void {
+    const now = Date.now();
+    const last = this.quiet.get(kind);
+    if (last !== undefined && now - last.at < REPEAT_QUIET) {
+      last.suppressed += 1;
+      return;
+    }
+    const suppressed = last?.suppressed ?? 0;
+    this.quiet.set(kind, { at: now, suppressed: 0 });
+    const more = suppressed > 0 ? ` (and ${suppressed} more like it in the last ${Math.round((now - (last?.at ?? now)) / 1000)} s; listen to the bot's '${kind.split(' ')[0]}' event, or DEBUG=sparkbot:*, to see each)` : '';
+    process.emitWarning(`${message}${more}`, { code });
   }
 
   /**
@@ -606,7 +728,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       // Reporting it on 'error' again would feed the same listener: print it instead.
       this.redactor.error(failure);
       this.log('%s', failure.message);
-      process.emitWarning(failure.message, { code: 'SPARKBOT_HANDLER_ERROR' });
+      this.printQuietly('error-listener HANDLER_ERROR', failure.message, 'SPARKBOT_HANDLER_ERROR');
       return;
     }
     this.reportError(failure);

@@ -1,8 +1,15 @@
 /**
  * The one place where sparkbot's HTTP requests get the token: a ky instance whose hook adds the
- * Authorization header only for the origins the user configured (wdmUrl, apiUrl). ky's own
- * retries are off; callers (the machine, the REST client) decide what a failure means.
+ * Authorization header only for the origins the user configured (wdmUrl, apiUrl, u2cUrl). ky's
+ * own retries are off; callers (the machine, the REST client) decide what a failure means.
+ *
+ * Every exchange is bounded here, whatever the server does: one timer covers the whole request,
+ * the body included (the body is read here, chunk by chunk, racing that timer: a body that
+ * trickles in cannot outlive it); a body larger than `maxResponseSize` is not read further;
+ * redirects are followed only within the origin they came from; and every string the server
+ * sent (the body, the headers) is redacted before anything else sees it.
  */
+import { inspect } from 'node:util';
 import ky, { type KyInstance, type Options as KyOptions } from 'ky';
 import { ApiError } from './errors.js';
 import type { Log, Redactor } from './log.js';
@@ -13,8 +20,10 @@ export interface HttpDeps {
   readonly allowedOrigins: ReadonlySet<string>;
   readonly redactor: Redactor;
   readonly log: Log;
-  /** ms before a request is abandoned. */
+  /** ms before a request, its body included, is abandoned. */
   readonly timeout: number;
+  /** Bytes of a response body at most; a larger one is an error and is not read further. */
+  readonly maxResponseSize?: number;
   /** Passed to fetch as `dispatcher` (an undici Agent/ProxyAgent) when given. */
   readonly dispatcher?: unknown;
 }
@@ -34,15 +43,39 @@ export interface HttpRequest {
   readonly signal?: AbortSignal;
 }
 
-export class Http {
-  private readonly ky: KyInstance;
+/** Default of `maxResponseSize`: 8 MiB, far above any JSON answer of Webex's API. */
+export const DEFAULT_MAX_RESPONSE_SIZE = 8 * 1024 * 1024;
+/** Redirects followed at most (within one origin). */
+const MAX_REDIRECTS = 5;
 
-  constructor(private readonly deps: HttpDeps) {
+/** Why send() gave an exchange up: the request timer, a body too large, a redirect it does not follow. */
+class Abandoned extends Error {
+  constructor(
+    /** What happened to the request, as the error message says it: "got no answer", "was refused"… */
+    readonly outcome: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+export class Http {
+  readonly #token: string;
+  readonly #deps: HttpDeps;
+  readonly #ky: KyInstance;
+  readonly #maxResponseSize: number;
+
+  constructor(deps: HttpDeps) {
+    this.#token = deps.token;
+    this.#deps = deps;
+    this.#maxResponseSize = deps.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE;
     const options: KyOptions = {
       retry: 0,
       throwHttpErrors: false,
-      // send() bounds the whole exchange, body included, with its own signal.
+      // send() bounds the whole exchange, body included, with its own timer.
       timeout: false,
+      // Redirects are followed by send(), within one origin only.
+      redirect: 'manual',
       headers: { accept: 'application/json' },
       hooks: {
         beforeRequest: [
@@ -51,47 +84,97 @@ export class Http {
             if (!deps.allowedOrigins.has(origin)) {
               throw new Error(`refusing to send the token to ${origin}: it is neither the wdmUrl nor the apiUrl origin`);
             }
-            request.headers.set('authorization', `Bearer ${deps.token}`);
+            request.headers.set('authorization', `Bearer ${this.#token}`);
           },
         ],
       },
     };
     if (deps.dispatcher !== undefined) (options as Record<string, unknown>).dispatcher = deps.dispatcher;
-    this.ky = ky.create(options);
+    this.#ky = ky.create(options);
   }
 
-  /** Sends a request. Resolves with any HTTP answer; rejects with an ApiError when there was none. */
+  /** Sends a request. Resolves with any HTTP answer; rejects with an ApiError when there was none (or it was unusable). */
   async send<T = unknown>(req: HttpRequest): Promise<HttpResult<T>> {
-    const origin = originOf(req.url);
-    if (origin === undefined || !this.deps.allowedOrigins.has(origin)) {
-      throw this.deps.redactor.error(
+    const refused = this.#refusal(req.url);
+    if (refused !== undefined) {
+      throw this.#deps.redactor.error(
         new ApiError({
-          message: `${req.method} ${req.url} was not sent: the token goes only to the origins of wdmUrl, apiUrl and u2cUrl, and ${origin ?? 'this URL'} is none of them`,
+          message: `${req.method} ${req.url} was not sent: the token goes only to the origins of wdmUrl, apiUrl and u2cUrl, and ${refused} is none of them`,
           method: req.method,
           url: req.url,
         }),
       );
     }
+    req.signal?.throwIfAborted();
     const started = Date.now();
-    const timeout = AbortSignal.timeout(this.deps.timeout);
-    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-    let response: Response;
+    // One controller for the whole exchange, driven by a timer the event loop holds: nothing a
+    // garbage collection can take away (ky 1.x loses a timeout signal's abort once headers arrived).
+    const controller = new AbortController();
+    let why: Abandoned | undefined;
+    const giveUp = (reason: Abandoned) => {
+      why ??= reason;
+      controller.abort(reason);
+    };
+    const timer = setTimeout(() => giveUp(new Abandoned('got no answer', `no answer within requestTimeout (${this.#deps.timeout} ms)`)), this.#deps.timeout);
+    timer.unref();
+    const onCallerAbort = () => controller.abort(req.signal?.reason);
+    req.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const abandoned = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    abandoned.catch(() => undefined);
+    let status: number;
+    let headers: Headers;
     let text: string;
+    let url = req.url;
     try {
-      response = await this.ky(req.url, {
-        method: req.method,
-        signal,
-        ...(req.json === undefined ? {} : { json: req.json }),
-        ...(req.searchParams === undefined ? {} : { searchParams: req.searchParams }),
-      });
-      text = await response.text();
+      let method = req.method;
+      let json = req.json;
+      let searchParams = req.searchParams;
+      for (let hops = 0; ; hops++) {
+        const response = await Promise.race([
+          this.#ky(url, {
+            method,
+            signal: controller.signal,
+            ...(json === undefined ? {} : { json }),
+            ...(searchParams === undefined ? {} : { searchParams }),
+          }),
+          abandoned,
+        ]);
+        const location = response.headers.get('location');
+        if (response.status < 300 || response.status >= 400 || location === null) {
+          status = response.status;
+          headers = this.#cleanHeaders(response.headers);
+          text = await this.#readBody(response, abandoned, giveUp);
+          break;
+        }
+        void response.body?.cancel().catch(() => undefined);
+        const next = resolveLocation(location, response.url || url);
+        const from = originOf(url);
+        if (next === undefined || originOf(next) !== from) {
+          throw new Abandoned(
+            'was refused',
+            `it answered HTTP ${response.status} with a redirect to ${next === undefined ? 'an invalid URL' : (originOf(next) ?? next)}, another origin; the answer of another server is not used, nor is the token sent there`,
+          );
+        }
+        if (hops >= MAX_REDIRECTS) throw new Abandoned('was refused', `it redirected more than ${MAX_REDIRECTS} times`);
+        if (response.status === 303 || ((response.status === 301 || response.status === 302) && method !== 'GET')) {
+          method = 'GET';
+          json = undefined;
+        }
+        searchParams = undefined; // the Location is the whole URL
+        url = next;
+      }
     } catch (error) {
-      if (req.signal?.aborted) throw req.signal.reason;
-      const why = timeout.aborted ? `no answer within requestTimeout (${this.deps.timeout} ms)` : describeNetworkError(error);
-      const message = `${req.method} ${req.url} got no answer: ${why}`;
-      this.deps.log('%s', message);
+      if (req.signal?.aborted && why === undefined) throw req.signal.reason;
+      const given = why ?? (error instanceof Abandoned ? error : new Abandoned('got no answer', describeNetworkError(error)));
+      const message = `${req.method} ${req.url} ${given.outcome}: ${given.message}`;
+      this.#deps.log('%s', message);
       // The cause is a plain copy: ky's and fetch's errors carry the request, whose headers hold the token.
-      throw this.deps.redactor.error(new ApiError({ message, method: req.method, url: req.url, cause: plainError(error) }));
+      throw this.#deps.redactor.error(new ApiError({ message, method: req.method, url: req.url, cause: plainError(error) }));
+    } finally {
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onCallerAbort);
     }
     let body: T | undefined;
     if (text !== '') {
@@ -101,18 +184,19 @@ export class Http {
         body = undefined;
       }
     }
-    this.deps.log('%s %s -> %d (%d ms)', req.method, req.url, response.status, Date.now() - started);
-    return { status: response.status, headers: response.headers, body, text };
+    this.#deps.log('%s %s -> %d (%d ms)', req.method, req.url, status, Date.now() - started);
+    return { status, headers, body, text };
   }
 
   /** The ApiError for an HTTP answer that is not a success. */
   errorFor(req: HttpRequest, result: HttpResult, what: string): ApiError {
     const body = result.body as { message?: unknown } | undefined;
-    const detail = typeof body?.message === 'string' ? body.message : result.text === '' ? '' : result.body === undefined ? 'the body is not JSON' : '';
-    const trackingId = result.headers.get('trackingid') ?? undefined;
+    const detail = typeof body?.message === 'string' ? clip(body.message, 500) : result.text === '' ? '' : result.body === undefined ? 'the body is not JSON' : '';
+    const header = result.headers.get('trackingid');
+    const trackingId = header === null ? undefined : clip(header, 200);
     const retryAfter = parseRetryAfter(result.headers.get('retry-after'));
     const message = `${what}: ${req.method} ${req.url} answered HTTP ${result.status}${detail ? ` (${detail})` : ''}${trackingId ? ` [trackingId ${trackingId}]` : ''}`;
-    return this.deps.redactor.error(
+    return this.#deps.redactor.error(
       new ApiError({
         message,
         method: req.method,
@@ -123,6 +207,82 @@ export class Http {
       }),
     );
   }
+
+  /** Why the token must not go to `url` (its origin, or "this URL"), or undefined when it may. */
+  #refusal(url: string): string | undefined {
+    const origin = originOf(url);
+    return origin !== undefined && this.#deps.allowedOrigins.has(origin) ? undefined : (origin ?? 'this URL');
+  }
+
+  /**
+   * The body as text, read chunk by chunk: each read races the exchange's abort (the timer), and
+   * reading stops at `maxResponseSize` bytes (announced by Content-Length, or counted).
+   */
+  async #readBody(response: Response, abandoned: Promise<never>, giveUp: (why: Abandoned) => void): Promise<string> {
+    const max = this.#maxResponseSize;
+    const tooLarge = (size: string) =>
+      new Abandoned('was abandoned', `it answered HTTP ${response.status} with a body of ${size}, more than maxResponseSize (${max} bytes); it was not read further — raise maxResponseSize if this answer is right`);
+    const announced = Number(response.headers.get('content-length') ?? Number.NaN);
+    if (Number.isFinite(announced) && announced > max) {
+      void response.body?.cancel().catch(() => undefined);
+      giveUp(tooLarge(`${announced} bytes`));
+      return abandoned;
+    }
+    if (response.body === null) return '';
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for (;;) {
+        const { done, value } = await Promise.race([reader.read(), abandoned]);
+        if (done) break;
+        size += value.byteLength;
+        if (size > max) {
+          giveUp(tooLarge(`more than ${max} bytes`));
+          return await abandoned;
+        }
+        chunks.push(value);
+      }
+    } finally {
+      // Releases the connection when the body was not read to its end (a no-op when it was).
+      void reader.cancel().catch(() => undefined);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    return this.#deps.redactor.redact(text);
+  }
+
+  /** The headers, with every value that holds the token (or a piece of it) redacted. */
+  #cleanHeaders(headers: Headers): Headers {
+    let clean: Headers | undefined;
+    for (const [name, value] of headers) {
+      if (!this.#deps.redactor.contains(value)) continue;
+      clean ??= new Headers(headers);
+      clean.set(name, this.#deps.redactor.redact(value));
+    }
+    return clean ?? headers;
+  }
+
+  [inspect.custom](): string {
+    return `Http { origins: ${inspect([...this.#deps.allowedOrigins])} }`;
+  }
+
+  toJSON(): { origins: string[] } {
+    return { origins: [...this.#deps.allowedOrigins] };
+  }
+}
+
+/** The absolute URL of a Location header, or undefined when it is none. */
+function resolveLocation(location: string, base: string): string | undefined {
+  try {
+    return new URL(location, base).toString();
+  } catch {
+    return undefined;
+  }
+}
+
+/** `text` cut to `max` characters (a server's string kept in an error or a field). */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
 /** The origin of `url`, or undefined when it is no valid URL. */

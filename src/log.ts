@@ -1,26 +1,76 @@
 /**
  * Logging and redaction. sparkbot logs with `debug` under `sparkbot:*` namespaces; every line
  * goes through the bot's redactor, so the token never reaches a log even when a dependency puts
- * it into a message. The same redactor cleans errors before they leave the library.
+ * it into a message. The same redactor cleans errors before they leave the library, and every
+ * string a server sent (bodies, headers, close reasons, frames) before sparkbot keeps it.
  */
-import { format } from 'node:util';
+import { format, inspect } from 'node:util';
 import createDebug from 'debug';
 
 export const REDACTED = '[REDACTED]';
 
+/** A piece of a secret this long or longer is redacted wherever it appears (a partial echo). */
+export const SECRET_PIECE = 16;
+
+/** Texts are sampled every GRAM characters: any run of SECRET_PIECE shared characters holds a whole sampled gram. */
+const GRAM = SECRET_PIECE / 2;
+
+function gramHash(text: string, from: number): number {
+  let hash = 0;
+  for (let i = from; i < from + GRAM; i++) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
+  return hash;
+}
+
+/**
+ * Finds secrets in text. A secret of SECRET_PIECE characters or more is found by any piece of it
+ * that long (a server that echoes half of the token gives that half away too); a shorter one only
+ * whole. The text is sampled every GRAM characters: a sample that occurs in a secret is extended
+ * both ways as far as text and secret agree, so a scan costs about one operation per character.
+ * The secrets live in private fields: neither `util.inspect` nor `JSON.stringify` can show them.
+ */
 export class Redactor {
-  private readonly secrets: string[] = [];
+  readonly #whole: string[] = [];
+  /** Hash of a GRAM-long piece of a secret -> where it occurs. */
+  readonly #grams = new Map<number, Array<{ readonly secret: string; readonly at: number }>>();
+  /** A bit per low 16 bits of those hashes: most samples are ruled out with one array read. */
+  readonly #filter = new Uint8Array(1 << 13);
 
   add(secret: string): void {
     if (secret.length < 4) return;
-    for (const variant of [secret, encodeURIComponent(secret)]) {
-      if (!this.secrets.includes(variant)) this.secrets.push(variant);
+    for (const variant of new Set([secret, encodeURIComponent(secret)])) {
+      if (variant.length < SECRET_PIECE) {
+        if (!this.#whole.includes(variant)) this.#whole.push(variant);
+        continue;
+      }
+      for (let at = 0; at + GRAM <= variant.length; at++) {
+        const hash = gramHash(variant, at);
+        this.#filter[(hash & 0xffff) >>> 3]! |= 1 << (hash & 7);
+        const known = this.#grams.get(hash);
+        if (known === undefined) this.#grams.set(hash, [{ secret: variant, at }]);
+        else known.push({ secret: variant, at });
+      }
     }
+  }
+
+  /** True when `text` holds a secret, or a piece of one (see the class). */
+  contains(text: string): boolean {
+    for (const secret of this.#whole) if (text.includes(secret)) return true;
+    return this.#spans(text, true).length > 0;
   }
 
   redact(text: string): string {
     let out = text;
-    for (const secret of this.secrets) out = out.split(secret).join(REDACTED);
+    const spans = this.#spans(out, false);
+    if (spans.length > 0) {
+      let clean = '';
+      let at = 0;
+      for (const [from, to] of spans) {
+        clean += out.slice(at, from) + REDACTED;
+        at = to;
+      }
+      out = clean + out.slice(at);
+    }
+    for (const secret of this.#whole) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return out;
   }
 
@@ -32,6 +82,43 @@ export class Redactor {
     if (clean(error.stack) !== error.stack) error.stack = clean(error.stack);
     if ('cause' in error && error.cause !== undefined) this.error(error.cause);
     return error;
+  }
+
+  /** The [from, to) spans of text shared with a secret over SECRET_PIECE characters or more, sorted and merged; with `first`, the first found. */
+  #spans(text: string, first: boolean): Array<[number, number]> {
+    const found: Array<[number, number]> = [];
+    if (this.#grams.size === 0) return found;
+    const filter = this.#filter;
+    for (let i = 0; i + GRAM <= text.length; i += GRAM) {
+      const hash = gramHash(text, i);
+      if ((filter[(hash & 0xffff) >>> 3]! & (1 << (hash & 7))) === 0) continue;
+      for (const { secret, at } of this.#grams.get(hash) ?? []) {
+        if (!text.startsWith(secret.slice(at, at + GRAM), i)) continue;
+        let left = 0;
+        while (left < i && left < at && text.charCodeAt(i - left - 1) === secret.charCodeAt(at - left - 1)) left++;
+        let right = GRAM;
+        while (i + right < text.length && at + right < secret.length && text.charCodeAt(i + right) === secret.charCodeAt(at + right)) right++;
+        if (left + right < SECRET_PIECE) continue;
+        found.push([i - left, i + right]);
+        if (first) return found;
+      }
+    }
+    found.sort((a, b) => a[0] - b[0]);
+    const merged: Array<[number, number]> = [];
+    for (const span of found) {
+      const last = merged[merged.length - 1];
+      if (last !== undefined && span[0] <= last[1]) last[1] = Math.max(last[1], span[1]);
+      else merged.push(span);
+    }
+    return merged;
+  }
+
+  [inspect.custom](): string {
+    return 'Redactor {}';
+  }
+
+  toJSON(): Record<string, never> {
+    return {};
   }
 }
 

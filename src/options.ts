@@ -8,6 +8,7 @@ import type { Agent } from 'node:http';
 import type { InspectionEvent, Observer } from 'xstate';
 import type { Clock } from './clock.js';
 import { DEFAULT_SETTINGS, type ConnectionSettings } from '../machines/connection.js';
+import { DEFAULT_MAX_RESPONSE_SIZE } from './http.js';
 import { SparkBotError } from './errors.js';
 import type { ActivityData } from './events/types.js';
 import { VERSION } from './version.js';
@@ -38,17 +39,17 @@ export interface SparkBotOptions<Bot = unknown> {
   readonly deviceDesc?: Readonly<Record<string, unknown>>;
   /** Reconnect after a lost connection. Default true; false ends in state `idle`. */
   readonly reconnect?: boolean;
-  /** ms of inbound silence before a ping. Default 60000. */
+  /** ms of inbound silence before a ping. Default 60000. Durations are milliseconds: below 1000 is refused unless allowInsecure (a value in seconds, as the Perl module took, would be a mistake). */
   readonly pingEvery?: number;
-  /** ms to wait for the pong before reconnecting. Default 10000. */
+  /** ms to wait for the pong before reconnecting. Default 10000; at least 1000 unless allowInsecure. */
   readonly pingWait?: number;
   /** ms, ceiling of the first reconnect delay; doubles per attempt, with full jitter. Default 1000. */
   readonly reconnectSleep?: number;
-  /** ms, cap of the reconnect delay. Default 32000. */
+  /** ms, cap of the reconnect delay. Default 32000; at least 1000 unless allowInsecure. */
   readonly reconnectSleepMax?: number;
-  /** ms from opening the socket to Webex's readiness frame. Default 30000. */
+  /** ms from opening the socket to Webex's readiness frame. Default 30000; at least 1000 unless allowInsecure. */
   readonly connectTimeout?: number;
-  /** ms to wait after a 429 without a usable Retry-After. Default 10000. */
+  /** ms to wait after a 429 without a usable Retry-After. Default 10000; 0, or at least 1000 unless allowInsecure. */
   readonly retryTimeout?: number;
   /** Retries of a REST call answered 429. Default 1. */
   readonly retryCount?: number;
@@ -58,10 +59,16 @@ export interface SparkBotOptions<Bot = unknown> {
   readonly stableAfter?: number;
   /** ms stop() waits for the server to answer the close frame before cutting the link. Default 2000. */
   readonly closeTimeout?: number;
-  /** ms before an HTTP request (WDM or REST) is abandoned. Default 30000. */
+  /** ms before an HTTP request (WDM or REST) is abandoned, its body included. Default 30000; at least 1000 unless allowInsecure. */
   readonly requestTimeout?: number;
-  /** Largest inbound socket frame, bytes. Default 4 MiB. */
+  /**
+   * Largest inbound socket frame, bytes. Default 4 MiB. It also bounds what waits to be sent on the
+   * socket: a server that stops reading while that much is queued (acks, pongs) gets its socket
+   * closed, and the bot reconnects, rather than buffering without end.
+   */
   readonly maxPayload?: number;
+  /** Largest HTTP response body (WDM, REST), bytes; a larger one fails the call and is not read further. Default 8 MiB. */
+  readonly maxResponseSize?: number;
   /**
    * Webex's service catalog (U2C), used to find the cluster of a conversation and so build the
    * right REST ids for orgs outside the US. Default `https://u2c.wbx2.com/u2c/api/v1`; `false`
@@ -108,6 +115,7 @@ export interface ResolvedOptions<Bot> {
   readonly retryCount: number;
   readonly closeTimeout: number;
   readonly requestTimeout: number;
+  readonly maxResponseSize: number;
   readonly maxPayload: number;
   readonly allowInsecure: boolean;
   readonly agent: Agent | undefined;
@@ -161,6 +169,7 @@ const KNOWN = new Set([
   'reconnect',
   'retryCount',
   'maxPayload',
+  'maxResponseSize',
   'allowInsecure',
   'u2cUrl',
   'concurrency',
@@ -186,6 +195,14 @@ function checkToken(token: unknown): string {
   if (trimmed === '') throw invalid('the token option is blank');
   if (/^bearer\s/i.test(trimmed)) throw invalid('the token option starts with "Bearer ": pass the token alone');
   if (/\s/.test(trimmed)) throw invalid('the token option contains whitespace or a line break inside it: copy the token again');
+  // Webex tokens are printable ASCII; anything else (a zero-width space, a control character, a
+  // curly quote from a document) would be refused by Webex at every attempt, for ever.
+  const odd = /[^\x21-\x7e]/u.exec(trimmed);
+  if (odd) {
+    const code = odd[0].codePointAt(0) ?? 0;
+    const what = /\p{Cc}/u.test(odd[0]) ? 'a control character' : /\p{Cf}/u.test(odd[0]) ? 'an invisible character' : 'a character that is not printable ASCII';
+    throw invalid(`the token option contains ${what} (U+${code.toString(16).toUpperCase().padStart(4, '0')}) at position ${odd.index + 1}: copy the token again, as plain text`);
+  }
   return trimmed;
 }
 
@@ -211,6 +228,25 @@ function checkDuration(name: keyof typeof DURATIONS, value: unknown, fallback: n
   if (value < min) throw invalid(`${name} must be ${min === 0 ? 'zero or more' : 'at least 1'} milliseconds, got ${value}`);
   if (value > MAX_DELAY) throw invalid(`${name} must be at most ${MAX_DELAY} milliseconds (about 24.8 days), got ${value}`);
   return value;
+}
+
+/**
+ * Durations that make no sense below a second against Webex: such a value is almost certainly
+ * seconds (AnyEvent::SparkBot counted pingEvery, pingWait and retryTimeout in seconds).
+ */
+const AT_LEAST_A_SECOND = ['pingEvery', 'pingWait', 'connectTimeout', 'requestTimeout', 'retryTimeout', 'reconnectSleepMax'] as const;
+
+/** Refuses a duration of 1 to 999 ms among AT_LEAST_A_SECOND; `allowInsecure` (the emulator, tests) permits them. */
+function checkNotSeconds(values: Readonly<Record<(typeof AT_LEAST_A_SECOND)[number], number>>, allowInsecure: boolean): void {
+  if (allowInsecure) return;
+  for (const name of AT_LEAST_A_SECOND) {
+    const value = values[name];
+    if (value > 0 && value < 1000) {
+      throw invalid(
+        `${name} is ${value} milliseconds: durations are in milliseconds — for ${value} seconds write ${name}: ${value * 1000} (values under 1000 ms are refused against Webex; with allowInsecure, e.g. on the emulator, they are allowed)`,
+      );
+    }
+  }
 }
 
 function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
@@ -273,6 +309,10 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
     reconnect: checkBoolean('reconnect', options.reconnect, DEFAULT_SETTINGS.reconnect),
     verifyDeviceAfter: DEFAULT_SETTINGS.verifyDeviceAfter,
   };
+  const requestTimeout = checkDuration('requestTimeout', options.requestTimeout, 30_000);
+  checkNotSeconds({ ...settings, requestTimeout }, allowInsecure);
+  const maxResponseSize = options.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE;
+  if (!Number.isInteger(maxResponseSize) || maxResponseSize < 1024) throw invalid(`maxResponseSize must be a whole number of bytes, at least 1024, got ${describe(maxResponseSize)}`);
   if (settings.reconnectSleepMax < settings.reconnectSleep) {
     throw invalid(`reconnectSleepMax (${settings.reconnectSleepMax}) must not be below reconnectSleep (${settings.reconnectSleep})`);
   }
@@ -290,7 +330,8 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
     settings,
     retryCount,
     closeTimeout: checkDuration('closeTimeout', options.closeTimeout, 2_000),
-    requestTimeout: checkDuration('requestTimeout', options.requestTimeout, 30_000),
+    requestTimeout,
+    maxResponseSize,
     maxPayload,
     allowInsecure,
     agent: options.agent,

@@ -9,13 +9,14 @@
  *   stale one is deleted, best effort.
  *
  * Every failure rejects with an ApiError carrying the HTTP status and Retry-After, so that the
- * machine can tell 429, 401 and 403 from the rest; ky's own retries are off.
+ * machine can tell 429, 401 and 403 from the rest; ky's own retries are off. What reaches the
+ * machine (errors, device URLs) is free of the token: an answer that echoes it is not used.
  */
 import { fromPromise } from 'xstate';
 import type { DeviceInput, DeviceOutput, DeviceRef } from '../../machines/connection.js';
 import { ApiError } from '../errors.js';
 import { originOf, type Http } from '../http.js';
-import type { Log } from '../log.js';
+import type { Log, Redactor } from '../log.js';
 import type { Store } from './store.js';
 
 export interface DeviceDeps {
@@ -24,6 +25,8 @@ export interface DeviceDeps {
   readonly deviceDesc: Readonly<Record<string, unknown>>;
   readonly store: Store;
   readonly log: Log;
+  /** Keeps the token out of what reaches the machine's context (and so the inspector). */
+  readonly redactor: Redactor;
   readonly allowInsecure: boolean;
   /** Hosts a socket URL may name (names or `*.suffix`); the token is sent to no other. */
   readonly socketHosts: readonly string[];
@@ -55,6 +58,9 @@ export function createDeviceActor(deps: DeviceDeps) {
   function checkSocketUrl(webSocketUrl: unknown, where: string): string {
     if (typeof webSocketUrl !== 'string' || webSocketUrl === '') {
       throw new ApiError({ message: `${where} has no webSocketUrl (is wdmUrl a Webex WDM devices URL?)`, method: 'POST', url: deps.wdmUrl });
+    }
+    if (deps.redactor.contains(webSocketUrl)) {
+      throw new ApiError({ message: `${where} has a webSocketUrl that holds the access token (or a piece of it); it is not used`, method: 'POST', url: deps.wdmUrl });
     }
     let protocol: string;
     let host: string;
@@ -115,6 +121,9 @@ export function createDeviceActor(deps: DeviceDeps) {
       });
     }
     const url = (body as { url?: unknown }).url;
+    if (typeof url === 'string' && deps.redactor.contains(url)) {
+      throw new ApiError({ message: 'device registration answered with a device url that holds the access token (or a piece of it); the device is not used', method: 'POST', url: deps.wdmUrl });
+    }
     if (typeof url !== 'string' || !isOurs({ url, webSocketUrl: '' })) {
       const where = typeof url === 'string' ? `a device url on ${originOf(url) ?? 'an invalid URL'}, not on ${wdmOrigin}` : 'no device url';
       throw new ApiError({ message: `device registration answered with ${where}; the device is not used`, method: 'POST', url: deps.wdmUrl });
@@ -141,8 +150,8 @@ export function createDeviceActor(deps: DeviceDeps) {
       // Not "the device is gone": registering a new one on a proxy's error page would churn devices.
       throw new ApiError({ message: `listing devices: GET ${deps.wdmUrl} answered HTTP ${result.status} with a body that is not JSON; is wdmUrl right, or did a proxy answer?`, method: 'GET', url: deps.wdmUrl });
     }
-    const devices = Array.isArray(result.body?.devices) ? (result.body.devices as Array<Record<string, unknown>>) : [];
-    const current = devices.find((d) => d.url === saved.url);
+    const devices: unknown[] = Array.isArray(result.body?.devices) ? result.body.devices : [];
+    const current = devices.find((d): d is Record<string, unknown> => typeof d === 'object' && d !== null && (d as { url?: unknown }).url === saved.url);
     if (!current) {
       deps.log('saved device %s is no longer registered', saved.url);
       return null;
@@ -160,7 +169,14 @@ export function createDeviceActor(deps: DeviceDeps) {
     }
   }
 
-  return fromPromise<DeviceOutput, DeviceInput>(async ({ input, signal }) => {
+  return fromPromise<DeviceOutput, DeviceInput>(({ input, signal }) =>
+    // Whatever the answers held, what the machine keeps (its lastError, the inspector's events) is redacted.
+    findDevice(input, signal).catch((error: unknown) => {
+      throw deps.redactor.error(error);
+    }),
+  );
+
+  async function findDevice(input: DeviceInput, signal: AbortSignal): Promise<DeviceOutput> {
     if (input.device && !input.stale && !input.verify) return { device: input.device, registered: false };
     if (input.device && !input.stale && input.verify && isOurs(input.device)) {
       const current = await verify(input.device, signal);
@@ -177,5 +193,5 @@ export function createDeviceActor(deps: DeviceDeps) {
       }
     }
     return { device: await register(signal), registered: true };
-  });
+  }
 }

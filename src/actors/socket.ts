@@ -3,10 +3,13 @@
  *
  * It opens `webSocketUrl` with the SDK's query parameters and permessage-deflate off, sends the
  * authorization frame, reports READY on the first `mercury.buffer_state`, acks every inbound frame
- * that has an `id`, answers the machine's PING commands, and reports every frame, pong, close and
- * rejected handshake (with its HTTP status) tagged with the socket's generation. A bad frame is
- * reported, never fatal. On cleanup it closes with 1000 when the machine is stopping (terminating
- * after `closeTimeout` if the peer never answers), and terminates otherwise.
+ * that has an `id`, answers the machine's PING commands and the server's protocol pings, and
+ * reports every frame, pong, close and rejected handshake (with its HTTP status) tagged with the
+ * socket's generation. A bad frame is reported, never fatal. What the server sends is redacted
+ * before it is reported (a frame or a close reason that echoes the token). What waits to be sent
+ * is bounded by `maxPayload`: a server that stops reading gets its socket closed (the bot
+ * reconnects) instead of an ever-growing buffer. On cleanup it closes with 1000 when the machine
+ * is stopping (terminating after `closeTimeout` if the peer never answers), and terminates otherwise.
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
@@ -35,8 +38,8 @@ export interface SocketDeps {
   readonly warn?: (message: string) => void;
   /** Called on every pong (for health). */
   readonly onPong?: () => void;
-  /** Told about every socket until it has closed, so that stop() can wait for it. */
-  readonly track: (closed: Promise<void>) => void;
+  /** Told about every socket until it has closed, so that stop() can wait for it, and cut it at its deadline. */
+  readonly track: (socket: { readonly closed: Promise<void>; terminate(): void }) => void;
   /** Resolves once every socket tracked so far has closed; undefined when none is open. */
   readonly previousClosed: () => Promise<void> | undefined;
 }
@@ -61,12 +64,32 @@ export function createSocketActor(deps: SocketDeps) {
       const socket = new WebSocket(mercuryUrl(input.url), {
         perMessageDeflate: false,
         maxPayload: deps.maxPayload,
+        // Pongs go through send(), bounded like every other frame (ws would cut the link without a word after 60 pending ones).
+        autoPong: false,
         ...(deps.agent ? { agent: deps.agent } : {}),
       });
       ws = socket;
-      deps.track(new Promise<void>((resolve) => socket.once('close', () => resolve())));
+      deps.track({ closed: new Promise<void>((resolve) => socket.once('close', () => resolve())), terminate: () => socket.terminate() });
       log('connecting to %s', input.url);
       listen(socket);
+    };
+
+    /**
+     * Sends a frame (or a pong) unless the server has stopped reading: with more than maxPayload
+     * bytes waiting already, the socket is given up (the bot reconnects; unacked events come again).
+     */
+    const send = (socket: WebSocket, frame: string, kind: 'frame' | 'pong' = 'frame', data?: Buffer) => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      const waiting = socket.bufferedAmount;
+      if (waiting + (data?.length ?? frame.length) > deps.maxPayload) {
+        lastError = `the server stopped reading: ${waiting} bytes were waiting to be sent (acks, pongs), more than maxPayload (${deps.maxPayload} bytes)`;
+        log('%s; closing the socket', lastError);
+        deps.warn?.(`${lastError}: the socket was closed and the bot reconnects`);
+        socket.terminate();
+        return;
+      }
+      if (kind === 'pong') socket.pong(data);
+      else socket.send(frame);
     };
 
     const listen = (ws: WebSocket) => {
@@ -97,15 +120,22 @@ export function createSocketActor(deps: SocketDeps) {
 
       ws.on('open', () => {
         log('open; sending the authorization frame');
-        ws.send(authorizationFrame(deps.token, randomUUID(), `sparkbot_${randomUUID()}_${Date.now()}`));
+        send(ws, authorizationFrame(deps.token, randomUUID(), `sparkbot_${randomUUID()}_${Date.now()}`));
       });
+
+      ws.on('ping', (data) => send(ws, '', 'pong', data));
 
       ws.on('message', (data, isBinary) => {
         if (isBinary) {
           report({ type: 'FRAME', generation, invalid: `binary frame of ${byteLength(data)} bytes` });
           return;
         }
-        const parsed = parseFrame(data.toString());
+        let text = data.toString();
+        if (deps.redactor.contains(text)) {
+          log('a frame echoes the token: redacted');
+          text = deps.redactor.redact(text);
+        }
+        const parsed = parseFrame(text);
         if (!parsed.ok) {
           log('unusable frame: %s', parsed.error);
           report({ type: 'FRAME', generation, invalid: parsed.error });
@@ -113,7 +143,7 @@ export function createSocketActor(deps: SocketDeps) {
         }
         const { frame } = parsed;
         const ack = ackFrame(frame.envelope);
-        if (ack !== undefined && ws.readyState === WebSocket.OPEN) ws.send(ack);
+        if (ack !== undefined) send(ws, ack);
         if (frame.kind === 'ready' && !ready) {
           ready = true;
           log('ready (%s)', frame.envelope.data?.eventType);
@@ -129,7 +159,7 @@ export function createSocketActor(deps: SocketDeps) {
       ws.on('close', (closeCode, reasonBuffer) => {
         // After a frame too big, ws sends 1009 and stops reading: the peer's answer is never seen (1006).
         const code = tooBig ? 1009 : closeCode;
-        const reason = reasonBuffer.toString();
+        const reason = deps.redactor.redact(reasonBuffer.toString());
         const verdict = classifyClose(code, reason, ready);
         const why = (code === 1006 || code === 1009) && lastError ? { ...verdict, why: `${verdict.why}: ${lastError}` } : verdict;
         log('closed: %s -> %s', why.why, verdict.action);
@@ -157,7 +187,7 @@ export function createSocketActor(deps: SocketDeps) {
 
     receive((command) => {
       if (command.type === 'PING') {
-        if (ws?.readyState === WebSocket.OPEN) ws.send(pingFrame(command.id));
+        if (ws) send(ws, pingFrame(command.id));
       } else if (command.type === 'CLOSE') {
         graceful = command.graceful;
       }

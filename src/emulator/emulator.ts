@@ -56,6 +56,8 @@ export interface FaultReply {
   /** Value of the Retry-After header, as sent (seconds or an HTTP date). */
   readonly retryAfter?: number | string;
   readonly body?: unknown;
+  /** More response headers (e.g. `link`, `trackingid`, `content-type`); they replace the emulator's own. */
+  readonly headers?: Readonly<Record<string, string>>;
   /** How many requests get this answer; default 1. */
   readonly times?: number;
 }
@@ -194,6 +196,8 @@ export class WebexEmulator extends EventEmitter {
   readonly connections: ConnectionRecord[] = [];
   readonly pings: PingRecord[] = [];
   readonly acks: AckRecord[] = [];
+  /** Protocol-level pongs the clients sent (answers to {@link sendPings}). */
+  protocolPongs = 0;
   readonly deliveries: DeliveryRecord[] = [];
   /** Every request answered by a failNext fault, in order. */
   readonly faultHits: FaultHitRecord[] = [];
@@ -532,6 +536,17 @@ export class WebexEmulator extends EventEmitter {
     this.devices.delete(deviceUuid);
   }
 
+  /** Sends `count` protocol-level pings (WebSocket ping frames, not JSON ones) on the open sockets (of one device, or all), at once. */
+  sendPings(count: number, options: { deviceUuid?: string } = {}): number {
+    let sent = 0;
+    for (const conn of this.live) {
+      if (options.deviceUuid && conn.record.deviceUuid !== options.deviceUuid) continue;
+      for (let i = 0; i < count; i++) conn.ws.ping(String(i));
+      sent += 1;
+    }
+    return sent;
+  }
+
   /** Sends a raw frame (text, or binary for a Buffer) on the open sockets (of one device, or all). */
   sendRaw(frame: string | Buffer, options: { deviceUuid?: string } = {}): number {
     let sent = 0;
@@ -603,7 +618,10 @@ export class WebexEmulator extends EventEmitter {
         return;
       }
       if (fault) {
-        send(fault.status, fault.body ?? { message: `emulated fault: HTTP ${fault.status}`, errors: [], trackingId: 'EMU_FAULT' }, fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) });
+        send(fault.status, fault.body ?? { message: `emulated fault: HTTP ${fault.status}`, errors: [], trackingId: 'EMU_FAULT' }, {
+          ...(fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) }),
+          ...fault.headers,
+        });
         return;
       }
       const answer = this.route(method, path, url.searchParams, person, body);
@@ -822,6 +840,10 @@ export class WebexEmulator extends EventEmitter {
       this.emitChange('close', record);
     });
     ws.on('error', (error) => log('socket %d error: %s', record.id, error.message));
+    ws.on('pong', () => {
+      this.protocolPongs += 1;
+      this.emitChange('pong', record);
+    });
     socket.once('end', () => {
       record.peerEndedAt = Date.now();
     });

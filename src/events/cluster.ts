@@ -36,7 +36,9 @@ export class ClusterResolver {
       return DEFAULT_CLUSTER;
     }
     const catalog = await this.load();
-    const id = catalog?.[host]?.find((entry) => typeof entry.id === 'string')?.id;
+    // The catalog is the server's: whatever its shape, the answer is a cluster, never a TypeError.
+    const entries: unknown = catalog !== undefined && Object.hasOwn(catalog, host) ? catalog[host] : undefined;
+    const id = Array.isArray(entries) ? (entries as unknown[]).map((entry) => (entry as { id?: unknown } | null)?.id).find((value) => typeof value === 'string') : undefined;
     return typeof id === 'string' ? hydraClusterOf(id) : DEFAULT_CLUSTER;
   }
 
@@ -45,7 +47,7 @@ export class ClusterResolver {
     if (!fetchCatalog) return Promise.resolve(undefined);
     if (!this.catalog && Date.now() - this.failedAt >= this.deps.retryAfter) {
       this.catalog = fetchCatalog().then(
-        (catalog) => catalog,
+        (catalog) => (typeof catalog === 'object' && catalog !== null && !Array.isArray(catalog) ? catalog : undefined),
         (error: unknown) => {
           this.deps.log('service catalog unavailable (%s); using cluster us', (error as Error)?.message ?? String(error));
           this.failedAt = Date.now();

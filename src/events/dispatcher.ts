@@ -12,7 +12,7 @@ import { SparkBotError, type ErrorContext } from '../errors.js';
 import type { Log } from '../log.js';
 import { buildHydraId, uuidOf } from '../protocol/ids.js';
 import type { Result } from '../options.js';
-import type { WebexApi } from '../rest/client.js';
+import type { ReadOptions, WebexApi } from '../rest/client.js';
 import type { AttachmentAction, Membership, Message, Person, Room } from '../rest/types.js';
 import type { RecentIds } from './dedup.js';
 import { type Activity, type ActivityData, isActivity, type MembershipEvent, type MessageDeletedEvent, type RoomEvent } from './types.js';
@@ -67,19 +67,20 @@ const MESSAGE_VERBS = new Set(['post', 'share', 'delete', 'acknowledge', 'cardAc
 const PENDING_SHARES_MAX = 200;
 
 export class Dispatcher {
-  private readonly rooms = new Map<string, Array<Promise<Delivery | undefined>>>();
+  /** Per room, the activities taken in, in order: each one's delivery (once fetched), and the stop signal it was taken in under. */
+  private readonly rooms = new Map<string, Array<{ readonly delivery: Promise<Delivery | undefined>; readonly halt: AbortSignal }>>();
   private readonly pendingShares = new Map<string, unknown>();
   private readonly idleWaiters: Array<() => void> = [];
   private running = 0;
   private waiting: Array<() => void> = [];
+  /** Activities taken in and not yet delivered (or dropped). */
   private jobs = 0;
+  /** Deliveries whose handlers are running now. */
+  private delivering = 0;
+  /** Aborted by cancel(): the enrichment reads under way stop, and their activities are dropped. */
+  private halt = new AbortController();
 
-  /** Enrichment reads are tried again on 404, 5xx or no answer: the event exists, so must what it names. */
-  private readonly read: { readonly retries: number };
-
-  constructor(private readonly deps: DispatcherDeps) {
-    this.read = { retries: deps.retries };
-  }
+  constructor(private readonly deps: DispatcherDeps) {}
 
   /** Takes an envelope in; its delivery waits for the earlier ones of the same room. */
   handle(envelope: unknown): void {
@@ -99,7 +100,8 @@ export class Dispatcher {
       return;
     }
     this.jobs += 1;
-    const job = this.limited(() => this.enrich(envelope, eventType, activity));
+    const halt = this.halt.signal;
+    const job = { delivery: this.limited(() => (halt.aborted ? Promise.resolve(undefined) : this.enrich(envelope, eventType, activity, halt))), halt };
     const key = activity.target?.id ?? '';
     const queue = this.rooms.get(key);
     if (queue) queue.push(job);
@@ -116,10 +118,36 @@ export class Dispatcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async drain(key: string, queue: Array<Promise<Delivery | undefined>>): Promise<void> {
-    while (queue.length > 0) {
-      const delivery = await queue[0];
-      if (delivery) await this.deps.deliver(delivery);
+  /** What is under way: deliveries whose handlers run, and activities still being fetched or waiting for their room. */
+  pending(): { readonly handlers: number; readonly undelivered: number } {
+    return { handlers: this.delivering, undelivered: this.jobs - this.delivering };
+  }
+
+  /**
+   * Stops the enrichment under way (its REST reads are aborted, a list stops between pages) and
+   * drops those activities; handlers already running go on. Activities taken in later are handled.
+   */
+  cancel(): void {
+    const halt = this.halt;
+    this.halt = new AbortController();
+    halt.abort(new SparkBotError('CANCELLED', 'the bot stopped before this event could be fetched'));
+  }
+
+  /** Never rejects: whatever goes wrong with one delivery is reported, and the room goes on. */
+  private async drain(key: string, queue: Array<{ readonly delivery: Promise<Delivery | undefined>; readonly halt: AbortSignal }>): Promise<void> {
+    for (let job = queue[0]; job !== undefined; job = queue[0]) {
+      const delivery = await job.delivery;
+      // Fetched, but the bot stopped meanwhile (cancel()): nothing is delivered after stop() gave up.
+      if (delivery && !job.halt.aborted) {
+        this.delivering += 1;
+        try {
+          await this.deps.deliver(delivery);
+        } catch (error) {
+          this.deps.reportError(asError(error, 'HANDLER_ERROR', `delivering ${delivery.verb} ${delivery.activity.id} failed`, delivery.context));
+        } finally {
+          this.delivering -= 1;
+        }
+      }
       queue.shift();
       this.jobs -= 1;
     }
@@ -142,8 +170,10 @@ export class Dispatcher {
     }
   }
 
-  private async enrich(envelope: unknown, eventType: string, activity: Activity): Promise<Delivery> {
+  private async enrich(envelope: unknown, eventType: string, activity: Activity, halt: AbortSignal): Promise<Delivery | undefined> {
     const { verb, actor, object, target } = activity;
+    // Enrichment reads are tried again on 404, 5xx or no answer (the event exists, so must what it names), and stop with the bot.
+    const read = { retries: this.deps.retries, signal: halt };
     const cluster = await this.deps.clusterOf(activity);
     const id = (type: Parameters<typeof buildHydraId>[0], uuid: string) => buildHydraId(type, uuid, cluster);
     const roomUuid = target?.id;
@@ -170,7 +200,7 @@ export class Dispatcher {
     try {
       switch (verb) {
         case 'post': {
-          const message = await this.getMessage(id('MESSAGE', activity.id));
+          const message = await this.getMessage(read, id('MESSAGE', activity.id));
           return deliver(message, [{ name: 'message', payload: message }]);
         }
         case 'share': {
@@ -181,7 +211,7 @@ export class Dispatcher {
           }
           if (safety === 'unsafe') return this.unsafeFile(activity, context, skip);
           if (!this.deps.seen.add(`share:${activity.id}`)) return skip('already delivered');
-          const message = await this.getMessage(id('MESSAGE', activity.id));
+          const message = await this.getMessage(read, id('MESSAGE', activity.id));
           return deliver(message, [{ name: 'message', payload: message }]);
         }
         case 'update': {
@@ -194,18 +224,18 @@ export class Dispatcher {
             this.pendingShares.delete(contentId);
             if (safety === 'unsafe') return this.unsafeFile(activity, context, skip);
             if (!this.deps.seen.add(`share:${contentId}`)) return skip('the shared file was delivered already');
-            const message = await this.getMessage(id('MESSAGE', contentId));
+            const message = await this.getMessage(read, id('MESSAGE', contentId));
             return deliver(message, [{ name: 'message', payload: message }], { verb: 'share', json: share ?? envelope });
           }
-          return this.roomUpdated(activity, object?.id ?? roomUuid, id, actorId, deliver, base, eventType);
+          return this.roomUpdated(read, activity, object?.id ?? roomUuid, id, actorId, deliver, base, eventType);
         }
         case 'lock':
         case 'unlock':
-          return this.roomUpdated(activity, roomUuid ?? object?.id, id, actorId, deliver, base, eventType);
+          return this.roomUpdated(read, activity, roomUuid ?? object?.id, id, actorId, deliver, base, eventType);
         case 'add': {
           const email = object?.emailAddress;
           if (object?.objectType !== 'person' || roomId === undefined || typeof email !== 'string') return this.unsupported(base, eventType, verb);
-          const memberships = await this.deps.api.memberships.list({ roomId, personEmail: email }, this.read).all();
+          const memberships = await this.deps.api.memberships.list({ roomId, personEmail: email }, read).all();
           return deliver(
             memberships,
             memberships.map((membership) => ({ name: 'membership', payload: { action: 'created', membership, actorId } })),
@@ -214,8 +244,8 @@ export class Dispatcher {
         case 'create': {
           const uuid = object?.id ?? roomUuid;
           if (uuid === undefined) return this.unsupported(base, eventType, verb);
-          const room = await this.deps.api.rooms.get(id('ROOM', uuid), this.read);
-          const memberships = await this.deps.api.memberships.list({ roomId: room.id }, this.read).all();
+          const room = await this.deps.api.rooms.get(id('ROOM', uuid), read);
+          const memberships = await this.deps.api.memberships.list({ roomId: room.id }, read).all();
           return deliver(memberships, [{ name: 'room', payload: { action: 'created', room, actorId } }]);
         }
         case 'leave': {
@@ -228,7 +258,7 @@ export class Dispatcher {
         case 'hide': {
           const ref = this.membershipRef(object, roomUuid, id);
           if (!ref) return this.unsupported(base, eventType, verb);
-          const membership: Membership = await this.deps.api.memberships.get(ref.id, this.read);
+          const membership: Membership = await this.deps.api.memberships.get(ref.id, read);
           return deliver(membership, [{ name: 'membership', payload: { action: 'updated', membership, actorId } }]);
         }
         case 'acknowledge': {
@@ -242,24 +272,29 @@ export class Dispatcher {
           return deliver(deleted, [{ name: 'messageDeleted', payload: deleted }]);
         }
         case 'cardAction': {
-          const action = await this.deps.api.attachmentActions.get(id('ATTACHMENT_ACTION', activity.id), this.read);
+          const action = await this.deps.api.attachmentActions.get(id('ATTACHMENT_ACTION', activity.id), read);
           return deliver(action, [{ name: 'cardAction', payload: action }]);
         }
         default:
           return this.unsupported(base, eventType, verb);
       }
     } catch (error) {
+      if (halt.aborted) {
+        this.deps.log('dropped %s %s: %s', verb, activity.id, (halt.reason as Error).message);
+        return undefined;
+      }
       const failure = asError(error, 'API_ERROR', `could not enrich ${verb} ${activity.id}`, context);
       this.deps.reportError(failure);
       return { ...base, result: { ok: false, error: failure.message }, events: [] };
     }
   }
 
-  private getMessage(messageId: string): Promise<Message> {
-    return this.deps.api.messages.get(messageId, this.read);
+  private getMessage(read: ReadOptions, messageId: string): Promise<Message> {
+    return this.deps.api.messages.get(messageId, read);
   }
 
   private async roomUpdated(
+    read: ReadOptions,
     activity: Activity,
     uuid: string | undefined,
     id: (type: 'ROOM', uuid: string) => string,
@@ -269,7 +304,7 @@ export class Dispatcher {
     eventType: string,
   ): Promise<Delivery> {
     if (uuid === undefined) return this.unsupported(base, eventType, activity.verb);
-    const room: Room = await this.deps.api.rooms.get(id('ROOM', uuid), this.read);
+    const room: Room = await this.deps.api.rooms.get(id('ROOM', uuid), read);
     return deliver(room, [{ name: 'room', payload: { action: 'updated', room, actorId } }]);
   }
 

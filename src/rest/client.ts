@@ -5,10 +5,12 @@
  * with a RateLimitError; nothing is dropped silently. Other failures reject with an ApiError
  * carrying the status, Webex's tracking id and the message of the body.
  */
+import { inspect } from 'node:util';
 import { ApiError, SparkBotError } from '../errors.js';
 import type { Http, HttpRequest, HttpResult } from '../http.js';
 import type { Outbox } from './outbox.js';
 import { paged, parseLinkHeader, restoreDroppedParams, type Paged } from './paging.js';
+import { problemWith, problemWithPage, SHAPES, type Shape } from './shapes.js';
 import type {
   AttachmentAction,
   CreateAttachmentAction,
@@ -41,10 +43,23 @@ export interface RequestOptions {
   readonly retries?: number;
 }
 
-/** Options of a read: `retries` as in {@link RequestOptions}. */
+/** Options of a read: `retries` as in {@link RequestOptions}; `signal` aborts it. */
 export interface ReadOptions {
   readonly retries?: number;
+  readonly signal?: AbortSignal;
 }
+
+/** Options of a list: those of a read (`signal` also stops the pages after the current one), and `maxPages`. */
+export interface ListOptions extends ReadOptions {
+  /**
+   * Pages read at most (default 1000); a list with more rejects with an API_ERROR rather than
+   * reading for ever. A next-page link that repeats a page already read is an error too.
+   */
+  readonly maxPages?: number;
+}
+
+/** Default of `maxPages`. */
+export const DEFAULT_MAX_PAGES = 1000;
 
 export interface RestDeps {
   readonly http: Http;
@@ -54,7 +69,7 @@ export interface RestDeps {
 
 /** The operations of a REST collection such as `rooms`. */
 export interface Collection<T, Create, Update, ListQuery extends Query> {
-  list(query?: ListQuery, options?: ReadOptions): Paged<T>;
+  list(query?: ListQuery, options?: ListOptions): Paged<T>;
   get(id: string, options?: ReadOptions): Promise<T>;
   create(body: Create): Promise<T>;
   update(id: string, body: Update): Promise<T>;
@@ -66,7 +81,7 @@ export class WebexApi {
     /** The bot itself. */
     me(): Promise<Person>;
     get(personId: string, options?: ReadOptions): Promise<Person>;
-    list(query?: { email?: string; displayName?: string; id?: string; orgId?: string; max?: number }, options?: ReadOptions): Paged<Person>;
+    list(query?: { email?: string; displayName?: string; id?: string; orgId?: string; max?: number }, options?: ListOptions): Paged<Person>;
   };
 
   readonly messages: {
@@ -74,7 +89,7 @@ export class WebexApi {
     /** `roomId` or `toPersonId`/`toPersonEmail`; `text` and/or `markdown`; `files` (URLs); `attachments` (cards); `parentId` to reply in a thread. */
     create(message: CreateMessage): Promise<Message>;
     /** Group rooms need `mentionedPeople: 'me'` for bots (Webex answers 403 otherwise). */
-    list(query: { roomId: string; mentionedPeople?: string; parentId?: string; before?: string; beforeMessage?: string; max?: number }, options?: ReadOptions): Paged<Message>;
+    list(query: { roomId: string; mentionedPeople?: string; parentId?: string; before?: string; beforeMessage?: string; max?: number }, options?: ListOptions): Paged<Message>;
     update(messageId: string, body: { roomId: string; text?: string; markdown?: string }): Promise<Message>;
     delete(messageId: string): Promise<void>;
   };
@@ -95,26 +110,35 @@ export class WebexApi {
   constructor(private readonly deps: RestDeps) {
     this.base = deps.apiUrl.replace(/\/+$/, '');
     this.people = {
-      me: async () => this.request<Person>('GET', 'people/me'),
-      get: async (id, options) => this.request<Person>('GET', `people/${encodeId(id, 'personId')}`, readOptions(options)),
-      list: (query = {}, options) => this.list<Person>('people', query, options),
+      me: async () => this.typed<Person>(SHAPES.person, 'GET', 'people/me'),
+      get: async (id, options) => this.typed<Person>(SHAPES.person, 'GET', `people/${encodeId(id, 'personId')}`, readOptions(options)),
+      list: (query = {}, options) => this.list<Person>('people', query, SHAPES.person, options),
     };
     this.messages = {
-      get: async (id, options) => this.request<Message>('GET', `messages/${encodeId(id, 'messageId')}`, readOptions(options)),
-      create: async (message) => this.request<Message>('POST', 'messages', { json: message }),
-      list: (query, options) => this.list<Message>('messages', query, options),
-      update: async (id, body) => this.request<Message>('PUT', `messages/${encodeId(id, 'messageId')}`, { json: body }),
+      get: async (id, options) => this.typed<Message>(SHAPES.message, 'GET', `messages/${encodeId(id, 'messageId')}`, readOptions(options)),
+      create: async (message) => this.typed<Message>(SHAPES.message, 'POST', 'messages', { json: message }),
+      list: (query, options) => this.list<Message>('messages', query, SHAPES.message, options),
+      update: async (id, body) => this.typed<Message>(SHAPES.message, 'PUT', `messages/${encodeId(id, 'messageId')}`, { json: body }),
       delete: async (id) => this.request<void>('DELETE', `messages/${encodeId(id, 'messageId')}`),
     };
-    this.rooms = this.collection('rooms', 'roomId');
-    this.memberships = this.collection('memberships', 'membershipId');
-    this.teams = this.collection('teams', 'teamId');
-    this.teamMemberships = this.collection('team/memberships', 'membershipId');
-    this.webhooks = this.collection('webhooks', 'webhookId');
+    this.rooms = this.collection('rooms', 'roomId', SHAPES.room);
+    this.memberships = this.collection('memberships', 'membershipId', SHAPES.membership);
+    this.teams = this.collection('teams', 'teamId', SHAPES.team);
+    this.teamMemberships = this.collection('team/memberships', 'membershipId', SHAPES.teamMembership);
+    this.webhooks = this.collection('webhooks', 'webhookId', SHAPES.webhook);
     this.attachmentActions = {
-      get: async (id, options) => this.request<AttachmentAction>('GET', `attachment/actions/${encodeId(id, 'actionId')}`, readOptions(options)),
-      create: async (action) => this.request<AttachmentAction>('POST', 'attachment/actions', { json: action }),
+      get: async (id, options) => this.typed<AttachmentAction>(SHAPES.attachmentAction, 'GET', `attachment/actions/${encodeId(id, 'actionId')}`, readOptions(options)),
+      create: async (action) => this.typed<AttachmentAction>(SHAPES.attachmentAction, 'POST', 'attachment/actions', { json: action }),
     };
+  }
+
+  /** What `console.log(bot.api)` shows: where it sends its calls (never a secret). */
+  [inspect.custom](): string {
+    return `WebexApi { apiUrl: ${inspect(this.base)} }`;
+  }
+
+  toJSON(): { apiUrl: string } {
+    return { apiUrl: this.base };
   }
 
   /**
@@ -125,8 +149,26 @@ export class WebexApi {
     return (await this.exchange<T>(method, path, options)).body as T;
   }
 
+  /** A call whose answer must be `shape` (a 2xx answer that is not is an API_ERROR naming the route and what was wrong). */
+  private async typed<T>(shape: Shape, method: HttpRequest['method'], path: string, options: RequestOptions = {}): Promise<T> {
+    const result = await this.exchange<T>(method, path, options);
+    const problem = problemWith(result.body, result.text, shape);
+    if (problem !== undefined) throw this.unexpected(method, path, result.status, `expected ${shape.what}, ${problem}`);
+    return result.body as T;
+  }
+
+  /** The error for a 2xx answer sparkbot cannot use. */
+  private unexpected(method: string, path: string, status: number, what: string): ApiError {
+    const url = this.urlOf(path);
+    return new ApiError({ message: `Webex API answered ${method} ${routeOf(url, this.base)} with an unexpected body (HTTP ${status}): ${what}`, method, url, status });
+  }
+
+  private urlOf(path: string): string {
+    return /^https?:\/\//.test(path) ? path : `${this.base}/${path.replace(/^\/+/, '')}`;
+  }
+
   private async exchange<T>(method: HttpRequest['method'], path: string, options: RequestOptions): Promise<HttpResult<T>> {
-    const url = /^https?:\/\//.test(path) ? path : `${this.base}/${path.replace(/^\/+/, '')}`;
+    const url = this.urlOf(path);
     const searchParams = definedParams(options.searchParams);
     const retries = retriesOf(options.retries);
     const req: HttpRequest = {
@@ -147,22 +189,34 @@ export class WebexApi {
     throw this.deps.http.errorFor(req, result, 'Webex API call failed');
   }
 
-  private list<T>(path: string, query: Query, options?: ReadOptions): Paged<T> {
+  private list<T>(path: string, query: Query, shape: Shape, options?: ListOptions): Paged<T> {
     const first = new URLSearchParams(Object.entries(definedParams(query) ?? {}).map(([k, v]): [string, string] => [k, String(v)]));
     const read = readOptions(options);
-    return paged<T>(async (next) => {
-      const result = next === undefined ? await this.exchange<{ items?: T[] }>('GET', path, { ...read, searchParams: query }) : await this.exchange<{ items?: T[] }>('GET', next, read);
-      const link = parseLinkHeader(result.headers.get('link')).get('next');
-      return { items: result.body?.items ?? [], next: link === undefined ? undefined : restoreDroppedParams(link, first) };
-    });
+    const firstUrl = new URL(this.urlOf(path));
+    for (const [key, value] of first) firstUrl.searchParams.append(key, value);
+    return paged<T>(
+      async (url) => {
+        const result = await this.exchange<{ items?: T[] }>('GET', url, read);
+        const problem = problemWithPage(result.body, result.text, shape);
+        if (problem !== undefined) throw this.unexpected('GET', url, result.status, `expected a page of a list (an object with "items", each ${shape.what}), ${problem}`);
+        const link = parseLinkHeader(result.headers.get('link')).get('next');
+        return { items: (result.body as { items: T[] }).items, next: link === undefined ? undefined : restoreDroppedParams(link, first) };
+      },
+      {
+        first: firstUrl.toString(),
+        maxPages: maxPagesOf(options?.maxPages),
+        ...(options?.signal === undefined ? {} : { signal: options.signal }),
+        fail: (url, why) => new ApiError({ message: `Webex API list GET ${routeOf(firstUrl.toString(), this.base)} stopped: ${why}`, method: 'GET', url }),
+      },
+    );
   }
 
-  private collection<T, Create, Update, ListQuery extends Query>(path: string, idName: string): Collection<T, Create, Update, ListQuery> {
+  private collection<T, Create, Update, ListQuery extends Query>(path: string, idName: string, shape: Shape): Collection<T, Create, Update, ListQuery> {
     return {
-      list: (query, options) => this.list<T>(path, query ?? {}, options),
-      get: async (id, options) => this.request<T>('GET', `${path}/${encodeId(id, idName)}`, readOptions(options)),
-      create: async (body) => this.request<T>('POST', path, { json: body }),
-      update: async (id, body) => this.request<T>('PUT', `${path}/${encodeId(id, idName)}`, { json: body }),
+      list: (query, options) => this.list<T>(path, query ?? {}, shape, options),
+      get: async (id, options) => this.typed<T>(shape, 'GET', `${path}/${encodeId(id, idName)}`, readOptions(options)),
+      create: async (body) => this.typed<T>(shape, 'POST', path, { json: body }),
+      update: async (id, body) => this.typed<T>(shape, 'PUT', `${path}/${encodeId(id, idName)}`, { json: body }),
       delete: async (id) => this.request<void>('DELETE', `${path}/${encodeId(id, idName)}`),
     };
   }
@@ -180,9 +234,25 @@ function definedParams(query: Query | undefined): Record<string, string | number
   return Object.keys(out).length === 0 ? undefined : out;
 }
 
-/** Only `retries` of a read's options (an object with other fields is no request option set). */
+/** Only `retries` and `signal` of a read's options (an object with other fields is no request option set). */
 function readOptions(options: ReadOptions | undefined): RequestOptions {
-  return options?.retries === undefined ? {} : { retries: options.retries };
+  return {
+    ...(options?.retries === undefined ? {} : { retries: options.retries }),
+    ...(options?.signal === undefined ? {} : { signal: options.signal }),
+  };
+}
+
+/** `maxPages` of a list: a whole number from 1, default DEFAULT_MAX_PAGES. */
+function maxPagesOf(maxPages: number | undefined): number {
+  if (maxPages === undefined) return DEFAULT_MAX_PAGES;
+  if (!Number.isInteger(maxPages) || maxPages < 1) throw new SparkBotError('INVALID_OPTION', `list({ maxPages }) must be a whole number, at least 1, got ${String(maxPages)}`);
+  return maxPages;
+}
+
+/** "messages/Y2lz…" for a URL under the API base, the URL's path otherwise: what an error names. */
+function routeOf(url: string, base: string): string {
+  const bare = url.split('?')[0] ?? url;
+  return bare.startsWith(`${base}/`) ? bare.slice(base.length + 1) : bare;
 }
 
 /** The `retries` of a request: a whole number from 0 to 10. */

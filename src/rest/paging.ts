@@ -31,15 +31,36 @@ export interface Paged<T> extends AsyncIterable<T> {
   all(): Promise<T[]>;
 }
 
-export function paged<T>(fetchPage: (url: string | undefined) => Promise<{ items: T[]; next: string | undefined }>): Paged<T> {
+export interface PagingBounds {
+  /** The URL of the first page. */
+  readonly first: string;
+  /** Pages read at most; one more next link is an error. */
+  readonly maxPages: number;
+  /** Stops the list before the next page. */
+  readonly signal?: AbortSignal;
+  /** The error for a list that cannot go on (`url`: the page it would read next). */
+  readonly fail: (url: string, why: string) => Error;
+}
+
+/**
+ * Pages from `first` on, following next links. A server cannot make it read for ever: a next link
+ * that names a page already read (a loop of any length) is an error, and so is a page beyond
+ * `maxPages`; `signal` stops it between pages (and aborts the page under way, through `fetchPage`).
+ */
+export function paged<T>(fetchPage: (url: string) => Promise<{ items: T[]; next: string | undefined }>, bounds: PagingBounds): Paged<T> {
   const iterate = async function* (): AsyncGenerator<T> {
-    let url: string | undefined;
-    let first = true;
-    while (first || url !== undefined) {
-      first = false;
+    const read = new Set<string>();
+    let url: string | undefined = bounds.first;
+    while (url !== undefined) {
+      bounds.signal?.throwIfAborted();
+      if (read.size >= bounds.maxPages) throw bounds.fail(url, `it has more than ${bounds.maxPages} pages (maxPages); the rest was not read`);
+      read.add(pageKey(url));
       const page = await fetchPage(url);
       yield* page.items;
       url = page.next;
+      if (url !== undefined && read.has(pageKey(url))) {
+        throw bounds.fail(url, `the next-page link names a page already read (${url}): the server's pagination loops; stopped after ${read.size} page${read.size === 1 ? '' : 's'}`);
+      }
     }
   };
   return {
@@ -50,4 +71,16 @@ export function paged<T>(fetchPage: (url: string | undefined) => Promise<{ items
       return items;
     },
   };
+}
+
+/** A page's URL, normalised (parameters sorted), so that one page named two ways is seen as one. */
+function pageKey(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.searchParams.sort();
+    parsed.hash = '';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }

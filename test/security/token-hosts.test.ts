@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { ApiError } from '../../src/index.js';
 import { defer, harness, tempDir, waitForState } from '../support/helpers.js';
 import { recorder } from '../fixtures/servers.js';
 
@@ -69,7 +70,7 @@ test('REST: an absolute URL on another origin is refused before anything is sent
   assert.equal(attacker.connections(), 0);
 });
 
-test('REST: a next-page link to another origin is refused; a redirect to another origin is followed without the token', async (t) => {
+test('REST: a next-page link to another origin is refused, and so is a redirect to another origin: the other server is never contacted', async (t) => {
   const attacker = await recorder(t);
   // apiUrl: a server that pages into the attacker's host, and redirects there.
   const api = createServer((req, res) => {
@@ -96,11 +97,41 @@ test('REST: a next-page link to another origin is refused; a redirect to another
   assert.deepEqual(seen, ['first-page']);
   assert.equal(attacker.connections(), 0, 'the next link was not followed');
 
-  await bot.api.request('GET', 'people/me');
-  assert.deepEqual(
-    attacker.requests.map((r) => [r.method, r.url, r.authorization]),
-    [['GET', '/v1/stolen', undefined]],
-    'the redirect was followed without the Authorization header',
-  );
+  // Before: fetch followed the redirect (without the token) and its answer was used as Webex's.
+  await assert.rejects(bot.api.request('GET', 'people/me'), (error: unknown) => {
+    assert.ok(error instanceof ApiError);
+    assert.equal(error.code, 'API_ERROR');
+    assert.match(error.message, new RegExp(`GET .*/v1/people/me was refused: it answered HTTP 307 with a redirect to ${attacker.url.replace(/\./g, '\\.')}, another origin; the answer of another server is not used, nor is the token sent there`));
+    return true;
+  });
+  assert.equal(attacker.connections(), 0, 'the redirect was not followed');
   assert.ok(!JSON.stringify(attacker.requests).includes(person.token));
+});
+
+test('REST: a redirect within the API origin is followed (the method kept on 307), at most 5 times', async (t) => {
+  const seen: Array<[string, string, string | undefined]> = [];
+  const api = createServer((req, res) => {
+    seen.push([req.method ?? '', req.url ?? '', req.headers.authorization]);
+    if (req.url === '/v1/messages') {
+      res.writeHead(307, { location: '/v1/messages-moved' });
+      res.end();
+    } else if (req.url === '/v1/messages-moved') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: 'moved', roomId: 'room' }));
+    } else {
+      res.writeHead(302, { location: '/v1/loop' });
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', () => resolve()));
+  defer(t, () => new Promise<void>((resolve) => api.close(() => resolve())));
+  const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/v1`;
+  const { bot, person } = await harness(t, { apiUrl, u2cUrl: false });
+  const message = await bot.api.messages.create({ roomId: 'room', text: 'hi' });
+  assert.equal(message.id, 'moved');
+  assert.deepEqual(seen.map(([method, url]) => [method, url]), [['POST', '/v1/messages'], ['POST', '/v1/messages-moved']]);
+  assert.ok(seen.every(([, , authorization]) => authorization === `Bearer ${person.token}`), 'the same origin gets the token');
+  seen.length = 0;
+  await assert.rejects(bot.api.request('GET', 'loop'), /GET .*\/v1\/loop was refused: it redirected more than 5 times/);
+  assert.equal(seen.length, 6);
 });
