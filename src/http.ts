@@ -221,11 +221,11 @@ export class Http {
   async #readBody(response: Response, abandoned: Promise<never>, giveUp: (why: Abandoned) => void): Promise<string> {
     const max = this.#maxResponseSize;
     const tooLarge = (size: string) =>
-      new Abandoned('was abandoned', `it answered HTTP ${response.status} with a body of ${size}, more than maxResponseSize (${max} bytes); it was not read further — raise maxResponseSize if this answer is right`);
+      new Abandoned('was abandoned', `it answered HTTP ${response.status} with a body ${size} maxResponseSize (${max} bytes); it was not read further — raise maxResponseSize if this answer is right`);
     const announced = Number(response.headers.get('content-length') ?? Number.NaN);
     if (Number.isFinite(announced) && announced > max) {
       void response.body?.cancel().catch(() => undefined);
-      giveUp(tooLarge(`${announced} bytes`));
+      giveUp(tooLarge(`of ${announced} bytes (Content-Length), more than`));
       return abandoned;
     }
     if (response.body === null) return '';
@@ -238,7 +238,7 @@ export class Http {
         if (done) break;
         size += value.byteLength;
         if (size > max) {
-          giveUp(tooLarge(`more than ${max} bytes`));
+          giveUp(tooLarge('larger than'));
           return await abandoned;
         }
         chunks.push(value);

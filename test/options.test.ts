@@ -67,3 +67,30 @@ test('the default last-connection file is per bot and never contains the token',
   assert.ok(!a.includes(TOKEN));
   assert.match(a, /\.sparkbot[\\/]last-connection-[0-9a-f]{16}\.json$/);
 });
+
+test('a token with an invisible or control character inside (a zero-width space, a word joiner, a NUL, a curly quote) is refused at construction, naming the character, not the token', () => {
+  for (const [odd, what] of [
+    ['\u200b', /an invisible character \(U\+200B\) at position 11/],
+    ['\u2060', /an invisible character \(U\+2060\) at position 11/],
+    ['\u0000', /a control character \(U\+0000\) at position 11/],
+    ['\u2019', /a character that is not printable ASCII \(U\+2019\) at position 11/],
+  ] as const) {
+    rejects({ token: `${TOKEN.slice(0, 10)}${odd}${TOKEN.slice(10)}` }, what);
+  }
+  rejects({ token: `\u200b${TOKEN}` }, /U\+200B\) at position 1: copy the token again, as plain text/);
+});
+
+test('durations that look like seconds (pingEvery: 60, as the Perl module counted) are refused against Webex, naming the option and the unit', () => {
+  rejects({ token: TOKEN, pingEvery: 60 }, /^pingEvery is 60 milliseconds: durations are in milliseconds — for 60 seconds write pingEvery: 60000 /);
+  for (const name of ['pingWait', 'connectTimeout', 'requestTimeout', 'retryTimeout', 'reconnectSleepMax']) {
+    rejects({ token: TOKEN, [name]: 10, reconnectSleep: 1 }, new RegExp(`^${name} is 10 milliseconds: durations are in milliseconds — for 10 seconds write ${name}: 10000`));
+  }
+  // A second and more, or 0 where 0 means "at once", are fine; so is anything with allowInsecure (the emulator, tests).
+  assert.equal(new SparkBot({ token: TOKEN, lastConn: false, pingEvery: 1000, retryTimeout: 0 }).state, 'idle');
+  assert.equal(new SparkBot({ token: TOKEN, lastConn: false, allowInsecure: true, pingEvery: 60, pingWait: 10 }).state, 'idle');
+});
+
+test('maxResponseSize must be a whole number of bytes, at least 1024', () => {
+  rejects({ token: TOKEN, maxResponseSize: 10 }, /maxResponseSize must be a whole number of bytes, at least 1024, got 10/);
+  rejects({ token: TOKEN, maxResponseSize: '1mb' }, /maxResponseSize/);
+});

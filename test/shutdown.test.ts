@@ -102,3 +102,30 @@ test('after stop() the process exits by itself (SIGTERM wiring as in the example
   assert.equal(code, 0, output);
   assert.match(output, /stopped; nothing keeps the process alive/);
 });
+
+test('stop() while an event is still being fetched reports it as received but not delivered (CANCELLED), not as a handler still running, and delivers nothing later', async (t) => {
+  const { bot, emulator, person, clock, errors } = await harness(t, { stopTimeout: 1000 });
+  const alice = emulator.createUser({ displayName: 'Alice' });
+  let handled = 0;
+  bot.on('message', () => {
+    handled += 1;
+  });
+  await bot.start();
+  const fetch = emulator.hold('GET /v1/messages/*');
+  emulator.postMessage({ from: alice, toPerson: person, text: 'never fetched in time' });
+  await emulator.waitFor(() => emulator.heldRequests === 1, { what: 'the fetch under way' });
+  const stopping = bot.stop();
+  await clock.waitForTimer(1000);
+  clock.advance(1000);
+  await stopping;
+  assert.deepEqual(
+    errors.map((e) => [e.code, e.message]),
+    [['CANCELLED', 'stop(): 1 event was received but not delivered: its REST fetch was still under way after 1000 ms (Webex does not send it again)']],
+    'before: "event handlers were still running" although none had run',
+  );
+  await emulator.waitFor(() => emulator.abandonedRequests.some((r) => r.path.startsWith('/v1/messages/')), { what: 'the fetch aborted' });
+  fetch.release();
+  await emulator.waitFor(() => emulator.requests.some((r) => r.path.startsWith('/v1/messages/')), { what: 'the held request answered' });
+  await bot.stop(); // the dispatcher is idle: nothing was queued behind
+  assert.equal(handled, 0, 'nothing was delivered after stop()');
+});

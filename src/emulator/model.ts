@@ -298,9 +298,7 @@ export class World {
       if (parent.parentUuid !== undefined) parentUuid = parent.parentUuid; // threads are one level deep
     }
     const mentioned = body.mentionedPeople?.map((id) => this.uuidIn(id, 'PEOPLE') ?? id);
-    const html = mentioned?.length
-      ? `<p>${mentioned.map((uuid) => `<spark-mention data-object-type="person" data-object-id="${this.hydra('PEOPLE', uuid)}">${this.people.get(uuid)?.displayName ?? ''}</spark-mention>`).join(' ')} ${body.text ?? ''}</p>`
-      : undefined;
+    const html = mentioned?.length ? this.mentionHtml(body.text ?? '', mentioned) : undefined;
     const uuid = newUuid();
     const message: EmulatedMessage = {
       uuid,
@@ -329,6 +327,24 @@ export class World {
     this.onMessage(message);
     return message;
   }
+  /**
+   * The html of a message that mentions people, as Webex clients write it: the text, with each
+   * mentioned name in it (as the author typed it, at the start in group rooms) wrapped in a
+   * `<spark-mention>`; a name the text lacks is put in front.
+   */
+  private mentionHtml(text: string, mentioned: readonly string[]): string {
+    let html = escapeHtml(text);
+    const missing: string[] = [];
+    for (const uuid of mentioned) {
+      const name = this.people.get(uuid)?.displayName ?? '';
+      const tag = (inner: string) => `<spark-mention data-object-type="person" data-object-id="${this.hydra('PEOPLE', uuid)}">${inner}</spark-mention>`;
+      const at = name === '' ? -1 : html.indexOf(escapeHtml(name));
+      if (at >= 0) html = `${html.slice(0, at)}${tag(escapeHtml(name))}${html.slice(at + escapeHtml(name).length)}`;
+      else missing.push(tag(escapeHtml(name)));
+    }
+    return `<p>${[...missing, html].filter((part) => part !== '').join(' ')}</p>`;
+  }
+
 
   findMessage(id: string): EmulatedMessage {
     const message = this.messages.get(this.uuidIn(id, 'MESSAGE') ?? '');
@@ -547,4 +563,8 @@ export class World {
     room.lastActivity = now();
     this.announce(room.members, this.activity(room, actor, verb, object, extra));
   }
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }

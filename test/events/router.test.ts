@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CommandContext } from '../../src/index.js';
 import { stripMention } from '../../src/events/router.js';
-import { harness } from '../support/helpers.js';
+import { harness, startEmulator } from '../support/helpers.js';
 
 async function commandBot(t: Parameters<typeof harness>[0]) {
   const h = await harness(t);
@@ -79,4 +79,36 @@ test('bad routes are refused with a clear error', async (t) => {
   assert.throws(() => bot.command('two words', () => undefined), /one word/);
   assert.throws(() => bot.hears('', () => undefined), /must not be empty/);
   assert.throws(() => bot.hears('x', 'not a function' as never), /must be a function/);
+});
+
+for (const displayName of ['Bot (beta)', 'Helper.', 'Bot 🤖', 'R&D <Bot>']) {
+  test(`commands are routed in group rooms for a bot named ${JSON.stringify(displayName)} (a name that ends in a non-word character)`, async (t) => {
+    const emulator = await startEmulator(t);
+    const me = emulator.createBot({ displayName });
+    const { bot, until, changed } = await harness(t, { emulator, person: me });
+    const alice = emulator.createUser({ displayName: 'Alice' });
+    const group = emulator.createRoom({ title: 'group', members: [alice, me] });
+    const heard: string[] = [];
+    bot.command('roll', (context) => {
+      heard.push(context.text);
+      changed();
+    });
+    await bot.start();
+    // As Webex clients send it: the name at the start of the text, and in the html's <spark-mention>.
+    emulator.postMessage({ from: alice, room: group, text: `${displayName} /roll 3`, mentions: [me] });
+    await until(() => heard.length === 1, 'the command');
+    assert.deepEqual(heard, ['/roll 3']);
+  });
+}
+
+test('stripMention takes the name from the <spark-mention> of the bot, whatever it ends with, and leaves other mentions', () => {
+  const me = { id: 'Y2lzY29zcGFyazovL3VzL1BFT1BMRS8xMjM', emails: [], displayName: 'Bot (beta)' };
+  const mention = (id: string, name: string) => `<spark-mention data-object-type="person" data-object-id="${id}">${name}</spark-mention>`;
+  assert.equal(stripMention({ text: 'Bot (beta) /help', roomType: 'group', html: `<p>${mention(me.id, 'Bot (beta)')} /help</p>` }, me), '/help');
+  // The author's client may show a shorter name: the markup says which.
+  assert.equal(stripMention({ text: 'Beta: /help', roomType: 'group', html: `<p>${mention('123', 'Beta')}: /help</p>` }, me), '/help', 'the same uuid, bare');
+  assert.equal(stripMention({ text: 'Alice /help', roomType: 'group', html: `<p>${mention('Y2lzY29zcGFyazovL3VzL1BFT1BMRS85OTk', 'Alice')} /help</p>` }, me), 'Alice /help', "someone else's mention stays");
+  assert.equal(stripMention({ text: 'R&D <Bot> go', roomType: 'group', html: `<p>${mention(me.id, 'R&amp;D &lt;Bot&gt;')} go</p>` }, me), 'go', 'entities decoded');
+  assert.equal(stripMention({ text: 'Bot (beta)go', roomType: 'group' }, me), 'go', 'a name ending in punctuation needs no space after it');
+  assert.equal(stripMention({ text: 'x &#99999999; y', roomType: 'group', html: `<p>${mention(me.id, '&#99999999;')}</p>` }, me), 'x &#99999999; y', 'a bad entity is no crash');
 });
