@@ -6,19 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { format, inspect } from 'node:util';
-import { SECRET_PIECE } from '../../src/log.js';
 import type { Activity, Message, SparkBot, SparkBotError } from '../../src/index.js';
-import { harness } from '../support/helpers.js';
-
-/** Every piece of the token long enough to count as a leak. */
-function leaks(text: string, token: string): string[] {
-  const found: string[] = [];
-  for (let i = 0; i + SECRET_PIECE <= token.length; i++) {
-    const piece = token.slice(i, i + SECRET_PIECE);
-    if (text.includes(piece)) found.push(piece);
-  }
-  return found;
-}
+import { harness, secretPieces } from '../support/helpers.js';
 
 /**
  * Every string reachable from `root` through properties (own, enumerable or not, symbols too),
@@ -76,7 +65,7 @@ test('console.log, util.inspect and JSON.stringify of a bot, its api, its errors
     JSON.stringify(handed),
     inspect(errors, { depth: Number.POSITIVE_INFINITY, showHidden: true }),
   ];
-  for (const dump of dumps) assert.deepEqual(leaks(dump, token), [], `a dump shows the token:\n${dump.slice(0, 2000)}`);
+  for (const dump of dumps) assert.deepEqual(secretPieces(dump, token), [], `a dump shows the token:\n${dump.slice(0, 2000)}`);
 
   // What a dump shows instead: the state, the device and who the bot is.
   const shown = JSON.parse(JSON.stringify(bot)) as ReturnType<SparkBot['toJSON']>;
@@ -93,7 +82,7 @@ test('console.log, util.inspect and JSON.stringify of a bot, its api, its errors
     ['an error', failure],
     ['the events', handed],
   ] as const) {
-    const found = reachableStrings(root).filter((text) => leaks(text, token).length > 0);
+    const found = reachableStrings(root).filter((text) => secretPieces(text, token).length > 0);
     assert.deepEqual(found.map((text) => text.slice(0, 80)), [], `a string reachable from ${name} holds the token`);
   }
 });

@@ -9,13 +9,7 @@ import { inspect } from 'node:util';
 import createDebug from 'debug';
 import { ApiError, type Activity } from '../../src/index.js';
 import { SECRET_PIECE } from '../../src/log.js';
-import { harness, waitForState } from '../support/helpers.js';
-
-function leaks(text: string, token: string): string[] {
-  const found: string[] = [];
-  for (let i = 0; i + SECRET_PIECE <= token.length; i++) if (text.includes(token.slice(i, i + SECRET_PIECE))) found.push(token.slice(i, i + SECRET_PIECE));
-  return found;
-}
+import { harness, secretPieces, waitForState } from '../support/helpers.js';
 
 const deep = (value: unknown) => inspect(value, { depth: 12, showHidden: true });
 
@@ -91,5 +85,5 @@ test('a token echoed whole or in part (close reason, trackingid header, error bo
   assert.ok(published.length > 20, 'the inspector saw it all');
   assert.ok(logged.join('').includes('sparkbot:socket'), 'the debug log was collected');
   assert.ok(everything.includes('[REDACTED]'));
-  assert.deepEqual(leaks(everything, token), [], 'no piece of the token anywhere');
+  assert.deepEqual(secretPieces(everything, token), [], 'no piece of the token anywhere');
 });

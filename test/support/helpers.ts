@@ -10,6 +10,7 @@ import { WebexEmulator, type EmulatedPerson } from '../../src/emulator/index.js'
 import { Waiters } from '../../src/emulator/waiters.js';
 import { SparkBot, type SparkBotError, type SparkBotOptions, type ConnectionStateName } from '../../src/index.js';
 import { TestClock } from './test-clock.js';
+import { SECRET_PIECE } from '../../src/log.js';
 
 const cleanups = new WeakMap<TestContext, Array<() => unknown>>();
 
@@ -132,4 +133,14 @@ export function nextEvent<K extends 'message' | 'error' | 'warning' | 'state'>(b
     };
     bot.on(name, listener as never);
   });
+}
+
+/** The pieces of `secret` (SECRET_PIECE characters long, what the redactor counts as a leak) that `text` contains. */
+export function secretPieces(text: string, secret: string): string[] {
+  const found: string[] = [];
+  for (let i = 0; i + SECRET_PIECE <= secret.length; i++) {
+    const piece = secret.slice(i, i + SECRET_PIECE);
+    if (text.includes(piece)) found.push(piece);
+  }
+  return found;
 }
