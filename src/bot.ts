@@ -502,7 +502,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       await this.api.request<void>('DELETE', device.url, { signal: cut.signal });
       this.log('deleted device %s', device.url);
     } catch (error) {
-      this.reportWarning(new SparkBotError('API_ERROR', `stop({ unregister: true }): could not delete the device: ${(error as Error).message}`, { cause: error }));
+      // Kept: it may well still be registered, and the next start reuses it rather than leave it behind.
+      this.reportWarning(new SparkBotError('API_ERROR', `stop({ unregister: true }): could not delete the device (${(error as Error).message}); it stays saved, and the next start reuses it`, { cause: error }));
       return;
     }
     await deadline.race(
@@ -688,21 +689,27 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       void this.deliver(event, problem.context, problem);
       return;
     }
-    this.printQuietly(`${event} ${problem.code}`, problem.message, `SPARKBOT_${problem.code}`);
+    this.printQuietly(event, problem.code, problem.message);
   }
 
-  /** A process warning, unless one of the same kind was printed less than REPEAT_QUIET ago (then it is counted). */
-  private printQuietly(kind: string, message: string, code: string): void {
+  /**
+   * A process warning (code `SPARKBOT_<code>`), unless one of the same event and code was printed
+   * less than REPEAT_QUIET ago: then it is only counted, and the next one printed says how many.
+   */
+  private printQuietly(event: 'error' | 'warning', code: SparkBotErrorCode, message: string): void {
     const now = Date.now();
+    const kind = `${event} ${code}`;
     const last = this.quiet.get(kind);
     if (last !== undefined && now - last.at < REPEAT_QUIET) {
       last.suppressed += 1;
       return;
     }
-    const suppressed = last?.suppressed ?? 0;
     this.quiet.set(kind, { at: now, suppressed: 0 });
-    const more = suppressed > 0 ? ` (and ${suppressed} more like it in the last ${Math.round((now - (last?.at ?? now)) / 1000)} s; listen to the bot's '${kind.split(' ')[0]}' event, or DEBUG=sparkbot:*, to see each)` : '';
-    process.emitWarning(`${message}${more}`, { code });
+    const more =
+      last !== undefined && last.suppressed > 0
+        ? ` (${last.suppressed} more like it were not printed in the minute after the one ${Math.round((now - last.at) / 1000)} s ago; listen to the bot's '${event}' event, or set DEBUG=sparkbot:*, to see each)`
+        : '';
+    process.emitWarning(`${message}${more}`, { code: `SPARKBOT_${code}` });
   }
 
   /**
@@ -728,7 +735,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       // Reporting it on 'error' again would feed the same listener: print it instead.
       this.redactor.error(failure);
       this.log('%s', failure.message);
-      this.printQuietly('error-listener HANDLER_ERROR', failure.message, 'SPARKBOT_HANDLER_ERROR');
+      this.printQuietly('error', 'HANDLER_ERROR', failure.message);
       return;
     }
     this.reportError(failure);
