@@ -24,30 +24,29 @@ function gramHash(text: string, from: number): number {
 /**
  * Finds secrets in text. A secret of SECRET_PIECE characters or more is found by any piece of it
  * that long (a server that echoes half of the token gives that half away too); a shorter one only
- * whole. The text is sampled every GRAM characters: a sample that occurs in a secret is extended
- * both ways as far as text and secret agree, so a scan costs about one operation per character.
+ * whole. The text is sampled every GRAM characters: a sample that occurs in a secret (a bit filter
+ * rules most out at once) is extended both ways as far as text and secret agree, so a scan costs
+ * about one operation per character, and the redactor holds the secrets and 1 KiB.
  * The secrets live in private fields: neither `util.inspect` nor `JSON.stringify` can show them.
  */
 export class Redactor {
   readonly #whole: string[] = [];
-  /** Hash of a GRAM-long piece of a secret -> where it occurs. */
-  readonly #grams = new Map<number, Array<{ readonly secret: string; readonly at: number }>>();
-  /** A bit per low 16 bits of those hashes: most samples are ruled out with one array read. */
-  readonly #filter = new Uint8Array(1 << 13);
+  /** Secrets of SECRET_PIECE characters or more, found piece-wise. */
+  readonly #long: string[] = [];
+  /** A bit per low 13 bits of the hash of every GRAM-long piece of those (1 KiB): most samples are ruled out with one array read. */
+  readonly #filter = new Uint8Array(1 << 10);
 
   add(secret: string): void {
     if (secret.length < 4) return;
     for (const variant of new Set([secret, encodeURIComponent(secret)])) {
-      if (variant.length < SECRET_PIECE) {
-        if (!this.#whole.includes(variant)) this.#whole.push(variant);
-        continue;
-      }
-      for (let at = 0; at + GRAM <= variant.length; at++) {
-        const hash = gramHash(variant, at);
-        this.#filter[(hash & 0xffff) >>> 3]! |= 1 << (hash & 7);
-        const known = this.#grams.get(hash);
-        if (known === undefined) this.#grams.set(hash, [{ secret: variant, at }]);
-        else known.push({ secret: variant, at });
+      const list = variant.length < SECRET_PIECE ? this.#whole : this.#long;
+      if (list.includes(variant)) continue;
+      list.push(variant);
+      if (list === this.#long) {
+        for (let at = 0; at + GRAM <= variant.length; at++) {
+          const hash = gramHash(variant, at);
+          this.#filter[(hash & 0x1fff) >>> 3]! |= 1 << (hash & 7);
+        }
       }
     }
   }
@@ -87,20 +86,22 @@ export class Redactor {
   /** The [from, to) spans of text shared with a secret over SECRET_PIECE characters or more, sorted and merged; with `first`, the first found. */
   #spans(text: string, first: boolean): Array<[number, number]> {
     const found: Array<[number, number]> = [];
-    if (this.#grams.size === 0) return found;
+    if (this.#long.length === 0) return found;
     const filter = this.#filter;
     for (let i = 0; i + GRAM <= text.length; i += GRAM) {
       const hash = gramHash(text, i);
-      if ((filter[(hash & 0xffff) >>> 3]! & (1 << (hash & 7))) === 0) continue;
-      for (const { secret, at } of this.#grams.get(hash) ?? []) {
-        if (!text.startsWith(secret.slice(at, at + GRAM), i)) continue;
-        let left = 0;
-        while (left < i && left < at && text.charCodeAt(i - left - 1) === secret.charCodeAt(at - left - 1)) left++;
-        let right = GRAM;
-        while (i + right < text.length && at + right < secret.length && text.charCodeAt(i + right) === secret.charCodeAt(at + right)) right++;
-        if (left + right < SECRET_PIECE) continue;
-        found.push([i - left, i + right]);
-        if (first) return found;
+      if ((filter[(hash & 0x1fff) >>> 3]! & (1 << (hash & 7))) === 0) continue;
+      const gram = text.slice(i, i + GRAM);
+      for (const secret of this.#long) {
+        for (let at = secret.indexOf(gram); at >= 0; at = secret.indexOf(gram, at + 1)) {
+          let left = 0;
+          while (left < i && left < at && text.charCodeAt(i - left - 1) === secret.charCodeAt(at - left - 1)) left++;
+          let right = GRAM;
+          while (i + right < text.length && at + right < secret.length && text.charCodeAt(i + right) === secret.charCodeAt(at + right)) right++;
+          if (left + right < SECRET_PIECE) continue;
+          found.push([i - left, i + right]);
+          if (first) return found;
+        }
       }
     }
     found.sort((a, b) => a[0] - b[0]);

@@ -28,3 +28,22 @@ test('the redactor removes the token and its URL-encoded form from text and from
   redactor.error(error);
   assert.ok(!inspect(error, { depth: 8 }).includes(token));
 });
+
+test('the redactor finds any piece of the token of 16 characters or more, at any place and alignment; 15 are no leak', () => {
+  const redactor = new Redactor();
+  redactor.add(token);
+  for (let from = 0; from + 16 <= token.length; from++) {
+    for (const pad of ['', 'x', 'xxxxxxx', 'a somewhat longer prefix ']) {
+      const piece = token.slice(from, from + 16);
+      assert.equal(redactor.redact(`${pad}${piece}!`), `${pad}${REDACTED}!`, `piece at ${from}, after ${pad.length} characters`);
+      assert.ok(redactor.contains(`${pad}${piece}`));
+    }
+  }
+  const fifteen = token.slice(3, 18);
+  assert.equal(redactor.redact(`only ${fifteen}`), `only ${fifteen}`);
+  assert.ok(!redactor.contains(`only ${fifteen}`));
+  // Two echoes in one text, one of them the whole token, one overlapping the end of the other.
+  assert.equal(redactor.redact(`${token.slice(0, 20)} and ${token}${token.slice(-17)}.`), `${REDACTED} and ${REDACTED}.`);
+  assert.equal(inspect(redactor), 'Redactor {}');
+  assert.equal(JSON.stringify(redactor), '{}');
+});
