@@ -35,7 +35,17 @@ export type SparkBotErrorCode =
   /** A message handler (onMessage or a 'message' listener) threw or rejected. */
   | 'HANDLER_ERROR'
   /** A shared file failed Webex's malware scan: the share is not delivered. */
-  | 'UNSAFE_FILE';
+  | 'UNSAFE_FILE'
+  /** What was to be posted is not valid (a card without fallbackText, two files in one message…); nothing was sent. */
+  | 'INVALID_CONTENT'
+  /** Something waited for did not come in time (`ctx.ask()` got no answer within its timeout). */
+  | 'TIMEOUT'
+  /** A download was refused: Webex found malware in the file (HTTP 410 Gone). */
+  | 'FILE_INFECTED'
+  /** A download was refused: Webex could not scan the file (HTTP 428); `allowUnscannable` downloads it anyway. */
+  | 'FILE_UNSCANNABLE'
+  /** A download was still being scanned (HTTP 423 Locked) after the wait allowed for it. */
+  | 'FILE_SCANNING';
 
 /** Where an error happened, when it concerns an event: which activity, verb, room and event. */
 export interface ErrorContext {

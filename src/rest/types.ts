@@ -33,6 +33,17 @@ export interface Message {
   readonly [key: string]: unknown;
 }
 
+/**
+ * A file to post. A string is a URL Webex fetches (`http:` or `https:`) or else a local path; bytes
+ * or a stream need a name, given with `{ data, filename, contentType? }` (a bare Buffer or stream
+ * is sent as `file` / `application/octet-stream`). Local files go up as multipart/form-data.
+ */
+export type FileInput =
+  | string
+  | Uint8Array
+  | import('node:stream').Readable
+  | { readonly data: Uint8Array | import('node:stream').Readable; readonly filename: string; readonly contentType?: string };
+
 export interface CreateMessage {
   readonly roomId?: string;
   readonly toPersonId?: string;
@@ -40,8 +51,8 @@ export interface CreateMessage {
   readonly parentId?: string;
   readonly text?: string;
   readonly markdown?: string;
-  /** Public URLs of files to attach. */
-  readonly files?: readonly string[];
+  /** One file (Webex takes one a message): a public URL, a local path, bytes or a stream (see FileInput). */
+  readonly files?: readonly FileInput[];
   /** Adaptive cards: `{ contentType: 'application/vnd.microsoft.card.adaptive', content }`. */
   readonly attachments?: readonly unknown[];
 }
