@@ -3,6 +3,7 @@
  * actors, starts and stops the actor, and turns the machine's snapshots and emitted envelopes into
  * typed events. It holds no protocol logic of its own.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import { createActor, type Actor, type SnapshotFrom, type StateValue } from 'xstate';
@@ -15,14 +16,19 @@ import { SparkBotError, type ErrorContext, type SparkBotErrorCode } from './erro
 import { ClusterResolver, type HostCatalog } from './events/cluster.js';
 import { DEFAULT_DEDUP_WINDOW, RecentIds } from './events/dedup.js';
 import { type Delivery, Dispatcher } from './events/dispatcher.js';
-import { type CommandHandler, Router } from './events/router.js';
-import type { Activity, MembershipEvent, MessageDeletedEvent, ReceivedCardAction, ReceivedMessage, ReplyContent, RoomEvent } from './events/types.js';
+import type { Activity, JoinedEvent, LeftEvent, MembershipEvent, MessageDeletedEvent, ReceivedCardAction, ReceivedMessage, RoomEvent } from './events/types.js';
 import { Http } from './http.js';
-import { createLog, type Log, Redactor } from './log.js';
+import { createLog, type Log, type Logger, Redactor } from './log.js';
 import { resolveOptions, type SparkBotOptions } from './options.js';
+import { proxyFromEnvironment } from './proxy.js';
 import { WebexApi } from './rest/client.js';
 import { Outbox } from './rest/outbox.js';
-import type { AttachmentAction, Message, Person } from './rest/types.js';
+import type { Message, Person } from './rest/types.js';
+import type { MessageContent, Target } from './router/content.js';
+import type { ActionHandler, CommandHandler, Middleware } from './router/context.js';
+import { Handling } from './router/handling.js';
+import type { RouteOptions } from './router/router.js';
+import { createStorage, memoryStorage, type BotStorage } from './router/storage.js';
 
 export interface SparkBotEvents {
   /** The machine moved to another state (leaf names, as `bot.state`). */
@@ -35,6 +41,10 @@ export interface SparkBotEvents {
   membership: [event: MembershipEvent, activity: Activity];
   /** The bot is in a new room, or a room was renamed, locked or unlocked. */
   room: [event: RoomEvent, activity: Activity];
+  /** The bot came into a room, however it happened (added by someone, or in a room created with it); once a room. `event.say()` posts there. */
+  joined: [event: JoinedEvent, activity: Activity];
+  /** The bot was removed from a room (or left it). */
+  left: [event: LeftEvent, activity: Activity];
   /** Someone else deleted a message. */
   messageDeleted: [event: MessageDeletedEvent, activity: Activity];
   /** Every conversation.activity, raw, once (the bot's own included), before its typed event. */
@@ -116,12 +126,18 @@ export interface BotHealth {
 export class SparkBot extends EventEmitter<SparkBotEvents> {
   /** The Webex REST client: `await bot.api.messages.create({ roomId, text })`. */
   readonly api: WebexApi;
+  /** State kept by the bot, by room and person (`bot.storage.room(id)`, `.person(id)`); see the `storage` option. */
+  readonly storage: BotStorage;
 
   private actor: ConnectionActor;
   private readonly createConnection: () => ConnectionActor;
   private readonly store: Store;
   private readonly dispatcher: Dispatcher;
-  private readonly router = new Router();
+  private readonly handling: Handling;
+  /** The delivery whose handlers run (in their async context): a stop() called from one does not wait for it. */
+  private readonly inHandler = new AsyncLocalStorage<Delivery>();
+  /** Deliveries whose handlers called stop() and wait for it: the stop does not wait for them (nor for their room). */
+  private readonly stoppingHandlers = new Set<Delivery>();
   private readonly seen: RecentIds;
   private readonly outbox: Outbox;
   private seenLoaded: Promise<void> | undefined;
@@ -132,6 +148,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private seenWrittenAt = 0;
   private readonly redactor = new Redactor();
   private readonly log: Log;
+  /** The `logger` option: where problems nobody listens to go, instead of process warnings. */
+  private readonly logger: Logger | undefined;
   private readonly closing = new Set<ClosingSocket>();
   /** Problems reported with no listener, by event and code: when one was last printed, and how many were not since. */
   private readonly quiet = new Map<string, { at: number; suppressed: number }>();
@@ -155,19 +173,25 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     super();
     const opts = resolveOptions(options);
     this.redactor.add(opts.token);
-    this.log = createLog('bot', this.redactor);
+    this.log = createLog('bot', this.redactor, opts.logger);
+    this.logger = opts.logger;
     const clock = opts.clock ?? realClock;
     this.clock = clock;
     this.stopTimeout = opts.stopTimeout;
     const u2cOrigin = opts.u2cUrl === false ? [] : [new URL(opts.u2cUrl).origin];
+    // HTTPS_PROXY, HTTP_PROXY and NO_PROXY, read now; `dispatcher` and `agent` replace what they give.
+    const envProxy = opts.proxy && !(opts.dispatcher && opts.agent) ? proxyFromEnvironment() : undefined;
+    if (envProxy) this.log('proxies from the environment: %s', envProxy.summary);
+    const httpDispatcher = opts.dispatcher ?? envProxy?.dispatcher;
+    const socketAgent = opts.agent ?? envProxy?.agent;
     const http = new Http({
       token: opts.token,
       allowedOrigins: new Set([new URL(opts.wdmUrl).origin, new URL(opts.apiUrl).origin, ...u2cOrigin]),
       redactor: this.redactor,
-      log: createLog('http', this.redactor),
+      log: createLog('http', this.redactor, opts.logger),
       timeout: opts.requestTimeout,
       maxResponseSize: opts.maxResponseSize,
-      ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
+      ...(httpDispatcher ? { dispatcher: httpDispatcher } : {}),
     });
     this.outbox = new Outbox({
       http,
@@ -178,13 +202,15 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
         retryAfterMax: opts.settings.retryAfterMax,
       },
       clock,
-      log: createLog('rest', this.redactor),
+      log: createLog('rest', this.redactor, opts.logger),
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
       onInternalError: (error) => this.reportError(new SparkBotError('CANCELLED', `the REST outbox stopped on an internal error: ${(error as Error)?.message ?? String(error)}`, { cause: error })),
     });
-    this.api = new WebexApi({ http, outbox: this.outbox, apiUrl: opts.apiUrl });
+    this.api = new WebexApi({ http, outbox: this.outbox, apiUrl: opts.apiUrl, clock });
+    this.storage = createStorage(opts.storage ?? memoryStorage());
+    this.handling = new Handling({ api: this.api, storage: this.storage, clock, me: () => this.person });
     this.store = createStore(opts.lastConn, {
-      log: createLog('store', this.redactor),
+      log: createLog('store', this.redactor, opts.logger),
       warn: (message, cause) => this.reportWarning(new SparkBotError('STORE_ERROR', message, { cause })),
     });
     this.seen = new RecentIds(DEFAULT_DEDUP_WINDOW, () => this.scheduleSeenWrite());
@@ -194,7 +220,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
         u2cUrl === false
           ? undefined
           : async () => (await this.api.request<{ hostCatalog?: HostCatalog }>('GET', `${u2cUrl.replace(/\/+$/, '')}/catalog`, { searchParams: { format: 'hostmap' } }))?.hostCatalog ?? {},
-      log: createLog('events', this.redactor),
+      log: createLog('events', this.redactor, opts.logger),
       retryAfter: 60_000,
     });
     const onMessage = opts.onMessage;
@@ -203,13 +229,14 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       me: () => this.loadMe(),
       clusterOf: (activity) => clusters.clusterOf(activity),
       seen: this.seen,
+      claim: (activity) => this.handling.asks.claim(activity),
       concurrency: opts.concurrency,
       allowBotToBot: opts.allowBotToBot,
       retries: 3,
       deliver: (delivery) => this.deliverActivity(delivery, onMessage),
       reportError: (error) => this.reportError(error),
       reportWarning: (warning) => this.reportWarning(warning),
-      log: createLog('events', this.redactor),
+      log: createLog('events', this.redactor, opts.logger),
     });
 
     const machine = connectionMachine.provide({
@@ -219,7 +246,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
           wdmUrl: opts.wdmUrl,
           deviceDesc: opts.deviceDesc,
           store: this.store,
-          log: createLog('device', this.redactor),
+          log: createLog('device', this.redactor, opts.logger),
           redactor: this.redactor,
           allowInsecure: opts.allowInsecure,
           socketHosts: opts.socketHosts,
@@ -228,13 +255,13 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
         }),
         socket: createSocketActor({
           token: opts.token,
-          log: createLog('socket', this.redactor),
+          log: createLog('socket', this.redactor, opts.logger),
           redactor: this.redactor,
           clock,
           closeTimeout: opts.closeTimeout,
           maxPayload: opts.maxPayload,
           warn: (message) => this.reportWarning(new SparkBotError('INVALID_FRAME', message)),
-          ...(opts.agent ? { agent: opts.agent } : {}),
+          ...(socketAgent ? { agent: socketAgent } : {}),
           onPong: () => {
             this.lastPongAt = Date.now();
           },
@@ -345,18 +372,51 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   }
 
   /**
-   * Handles messages whose text matches `pattern` (a string: the first words, case-insensitively;
-   * a RegExp: tested on the text). In group rooms the bot's mention is stripped first. The first
-   * matching route (hears or command) handles a message; `help` lists the routes with a `help` text.
+   * Posts a message: `target` is a room id, or `{ roomId }`, `{ toPersonId }`, `{ toPersonEmail }`;
+   * `content` is text, or `{ text, markdown, files, card, fallbackText, parentId }`.
    */
-  hears(pattern: string | RegExp, handler: CommandHandler, options: { help?: string } = {}): this {
-    this.router.hears(pattern, handler, options);
+  async say(target: Target, content: MessageContent): Promise<Message> {
+    return this.handling.say(target, content);
+  }
+
+  /**
+   * Handles "/name …" (or "name …"), case-insensitively; `ctx.args` are the arguments after it,
+   * split as a shell would (`/remind "stand up" 9:30` → `['stand up', '9:30']`), `ctx.rest` the
+   * text as typed. Routes are exclusive: the first that matches a message handles it.
+   */
+  command(name: string, handler: CommandHandler, options: RouteOptions = {}): this {
+    this.handling.router.command(name, handler, options);
     return this;
   }
 
-  /** Handles "/name …" (or "name …"); `context.args` are the words after it. */
-  command(name: string, handler: CommandHandler, options: { help?: string; usage?: string } = {}): this {
-    this.router.command(name, handler, options);
+  /**
+   * Handles messages whose text matches `pattern`: a string matches the first words,
+   * case-insensitively; a RegExp is tested on the text (`g` and `y` flags are refused). In group
+   * rooms the bot's mention is stripped first. `/help` lists the routes that have `help` text.
+   */
+  hears(pattern: string | RegExp, handler: CommandHandler, options: RouteOptions = {}): this {
+    this.handling.router.hears(pattern, handler, options);
+    return this;
+  }
+
+  /** Handles the messages no route matched (and that are not `/help`). */
+  otherwise(handler: CommandHandler): this {
+    this.handling.router.otherwise(handler);
+    return this;
+  }
+
+  /**
+   * Handles Adaptive Card submits whose data carries `{ action: id }` (the `data` of the card's
+   * `Action.Submit`); `Inputs` types `ctx.inputs`. Submits no action takes go to 'cardAction'.
+   */
+  action<Inputs extends Record<string, unknown> = Record<string, unknown>>(id: string, handler: ActionHandler<Inputs>): this {
+    this.handling.router.action(id, handler);
+    return this;
+  }
+
+  /** Middleware, run before routing for messages and card submits: `bot.use(async (ctx, next) => { …; await next(); })`. */
+  use(middleware: Middleware): this {
+    this.handling.router.use(middleware);
     return this;
   }
 
@@ -382,6 +442,12 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     if (!Number.isFinite(timeout) || timeout < 0) return Promise.reject(new SparkBotError('INVALID_OPTION', `stop({ timeout }) must be zero or more milliseconds, got ${String(timeout)}`));
     this.stopRequested = true;
     this.settleStart(new SparkBotError('STOPPED', 'stop() was called before the bot connected'));
+    // A handler that awaits stop() cannot finish before it: the stop does not wait for it.
+    const caller = this.inHandler.getStore();
+    if (caller !== undefined) {
+      this.stoppingHandlers.add(caller);
+      this.dispatcher.recheckIdle();
+    }
     if (this.stopping) {
       this.stopping.deadline.bringForward(timeout);
       if (options.unregister) this.unregisterAfterStop = true;
@@ -392,6 +458,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       deadline,
       promise: this.shutdown(deadline, timeout, options.unregister === true).finally(() => {
         deadline.cancel();
+        this.stoppingHandlers.clear();
         if (this.stopping === shutdown) this.stopping = undefined;
       }),
     };
@@ -412,17 +479,18 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       for (const registration of this.abandoned) registration.cancel();
       await registrations(); // aborted: they settle at once, and nothing is saved after stop() resolved
     }
-    if (!(await deadline.race(this.dispatcher.idle()))) {
-      const { handlers, undelivered } = this.dispatcher.pending();
+    // Questions (ctx.ask) get no answer any more: their handlers go on, and finish.
+    this.handling.asks.cancelAll(new SparkBotError('STOPPED', 'the bot stopped before the answer came'));
+    // Events not delivered by then are dropped, each reported (CANCELLED) by the dispatcher.
+    if (!(await deadline.race(this.dispatcher.idle(this.stoppingHandlers)))) {
+      const { handlers } = this.dispatcher.pending(this.stoppingHandlers);
       this.dispatcher.cancel();
-      if (undelivered > 0) {
-        this.reportError(
-          new SparkBotError('CANCELLED', `stop(): ${undelivered} event${undelivered === 1 ? ' was' : 's were'} received but not delivered: ${undelivered === 1 ? 'its REST fetch was' : 'their REST fetches were'} still under way after ${timeout} ms (Webex does not send ${undelivered === 1 ? 'it' : 'them'} again)`),
-        );
-      }
       if (handlers > 0) {
         this.reportError(new SparkBotError('HANDLER_ERROR', `stop(): ${handlers} event handler${handlers === 1 ? ' was' : 's were'} still running after ${timeout} ms; the bot stopped without waiting for ${handlers === 1 ? 'it' : 'them'}`));
       }
+    } else if (this.stoppingHandlers.size > 0) {
+      // What waits behind a handler that called stop() (and so waits for it) cannot come first.
+      this.dispatcher.cancel();
     }
     if (!(await deadline.race(this.outbox.idle()))) this.outbox.cancelWaiting();
     const current = this.adopted ?? device;
@@ -553,24 +621,55 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     );
   }
 
-  /** Emits one activity's events in order, awaiting each handler: 'activity', the typed event (and the router), onMessage. */
-  private async deliverActivity(delivery: Delivery, onMessage: SparkBotOptions<SparkBot>['onMessage']): Promise<void> {
+  /**
+   * Emits one activity's events in order, awaiting each handler: 'activity', the typed event (and
+   * the routes), onMessage. Handlers run inside `inHandler`, so that a stop() they call knows it.
+   */
+  private deliverActivity(delivery: Delivery, onMessage: SparkBotOptions<SparkBot>['onMessage']): Promise<void> {
+    return this.inHandler.run(delivery, () => this.deliverEvents(delivery, onMessage));
+  }
+
+  private async deliverEvents(delivery: Delivery, onMessage: SparkBotOptions<SparkBot>['onMessage']): Promise<void> {
     const { activity, context } = delivery;
     await this.deliver('activity', context, activity, delivery.envelope);
+    if (delivery.answer && !delivery.events.some((event) => event.name === 'message')) {
+      this.handling.asks.fail(activity.id, new SparkBotError('API_ERROR', `the answer (${activity.verb} ${activity.id}) could not be fetched: ${delivery.result?.ok === false ? delivery.result.error : 'no message'}`));
+    }
     for (const event of delivery.events) {
       switch (event.name) {
         case 'message': {
-          const message = this.withReply(event.payload, { roomId: event.payload.roomId, ...(event.payload.parentId ? { parentId: event.payload.parentId } : {}) });
+          const message = this.handling.receivedMessage(event.payload);
           await this.deliver('message', context, message, activity);
-          try {
-            await this.router.route(message, activity, this.person);
-          } catch (error) {
-            this.reportError(handlerError('a command handler', 'threw', error, context));
+          // The answer to a question (ctx.ask) goes to the question only.
+          if (delivery.answer) this.handling.asks.answer(activity.id, message);
+          else {
+            try {
+              await this.handling.message(message, activity);
+            } catch (error) {
+              this.reportError(handlerError('a route or middleware', 'threw', error, context));
+            }
           }
           break;
         }
-        case 'cardAction':
-          await this.deliver('cardAction', context, this.withReply(event.payload, { roomId: event.payload.roomId }), activity);
+        case 'cardAction': {
+          const action = this.handling.receivedAction(event.payload);
+          let taken = true;
+          try {
+            taken = await this.handling.cardAction(action, activity);
+          } catch (error) {
+            this.reportError(handlerError('an action route or middleware', 'threw', error, context));
+          }
+          if (!taken) await this.deliver('cardAction', context, action, activity);
+          break;
+        }
+        case 'joined': {
+          const { room } = event.payload;
+          const joined: JoinedEvent = { ...event.payload, say: (content) => this.say(room.id, content) };
+          await this.deliver('joined', context, joined, activity);
+          break;
+        }
+        case 'left':
+          await this.deliver('left', context, event.payload, activity);
           break;
         case 'membership':
           await this.deliver('membership', context, event.payload, activity);
@@ -590,12 +689,6 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
         this.reportError(handlerError('onMessage', 'threw', error, context));
       }
     }
-  }
-
-  /** The REST object with a non-enumerable `reply()` that answers where it came from. */
-  private withReply<T extends Message | AttachmentAction>(object: T, where: { roomId: string; parentId?: string }): T & { reply(content: ReplyContent): Promise<Message> } {
-    const reply = (content: ReplyContent) => this.api.messages.create({ ...where, ...(typeof content === 'string' ? { text: content } : content) });
-    return Object.defineProperty(object, 'reply', { value: reply, enumerable: false, configurable: true }) as T & { reply: typeof reply };
   }
 
   /** GET /people/me, memoised once it succeeds; the caller reports a failure. */
@@ -619,7 +712,9 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     const previous = this.lastState;
     this.lastState = state;
     this.stateSince = Date.now();
-    this.log('state %s -> %s%s', previous, state, snapshot.context.lastError && state !== 'open' ? ` (${snapshot.context.lastError})` : '');
+    const why = snapshot.context.lastError && state !== 'open' ? ` (${snapshot.context.lastError})` : '';
+    this.log('state %s -> %s%s', previous, state, why);
+    this.logger?.info(this.redactor.redact(`sparkbot: ${previous} -> ${state}${why}`));
     void this.deliver('state', undefined, state, previous);
     if (state === 'open') {
       const waiter = this.startWaiter;
@@ -698,6 +793,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
    */
   private printQuietly(event: 'error' | 'warning', code: SparkBotErrorCode, message: string): void {
     const now = Date.now();
+    const logger = this.logger;
     const kind = `${event} ${code}`;
     const last = this.quiet.get(kind);
     if (last !== undefined && now - last.at < REPEAT_QUIET) {
@@ -709,7 +805,9 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       last !== undefined && last.suppressed > 0
         ? ` (${last.suppressed} more like it were not printed in the minute after the one ${Math.round((now - last.at) / 1000)} s ago; listen to the bot's '${event}' event, or set DEBUG=sparkbot:*, to see each)`
         : '';
-    process.emitWarning(`${message}${more}`, { code: `SPARKBOT_${code}` });
+    if (logger === undefined) process.emitWarning(`${message}${more}`, { code: `SPARKBOT_${code}` });
+    else if (event === 'error') logger.error(`sparkbot ${code}: ${message}${more}`);
+    else logger.warn(`sparkbot ${code}: ${message}${more}`);
   }
 
   /**

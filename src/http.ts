@@ -8,7 +8,13 @@
  * trickles in cannot outlive it); a body larger than `maxResponseSize` is not read further;
  * redirects are followed only within the origin they came from; and every string the server
  * sent (the body, the headers) is redacted before anything else sees it.
+ *
+ * Files (rest/files.ts) use the same exchange: a multipart body (`form`, sent with fetch itself
+ * under the same rules), a 2xx body as bytes (bounded by `maxSize`, not redacted: it is the file)
+ * or as a stream (the timer covers the exchange until the headers, then each wait for data is
+ * bounded by `idleTimeout`; see #streamOf).
  */
+import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import ky, { type KyInstance, type Options as KyOptions } from 'ky';
 import { ApiError } from './errors.js';
@@ -32,15 +38,46 @@ export interface HttpResult<T = unknown> {
   readonly status: number;
   readonly headers: Headers;
   readonly body: T | undefined;
+  /** The body as (redacted) text; '' for a 2xx answer read as bytes or as a stream. */
   readonly text: string;
+  /** `responseType: 'bytes'`: the body of a 2xx answer, as it came (a file is not redacted). */
+  readonly data?: Buffer;
+  /** `responseType: 'stream'`: the body of a 2xx answer, still to be read. */
+  readonly stream?: Readable;
 }
+
+/** What makes a multipart body when the request is sent; `signal` aborts when the exchange is given up. */
+export type FormMaker = (signal: AbortSignal) => Promise<FormData>;
 
 export interface HttpRequest {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly url: string;
   readonly json?: unknown;
+  /**
+   * A multipart/form-data body instead of `json`, or what makes it when the request is sent (its
+   * time counts in the request's timeout). An error the maker throws rejects the call as it is:
+   * nothing was sent. Sent with fetch itself (not ky, whose retry copy would hold a second copy of
+   * the body), under the same rules: the token only to the allowed origins, one timer, redirects
+   * within the origin.
+   */
+  readonly form?: FormData | FormMaker;
   readonly searchParams?: Record<string, string | number | boolean>;
   readonly signal?: AbortSignal;
+  /**
+   * How the body of a 2xx answer is given: 'text' (the default: redacted text, parsed as JSON when
+   * it is JSON), 'bytes' (`data`, a Buffer, read within the timeout, at most `maxSize` bytes) or
+   * 'stream' (`stream`, a Readable: the timeout covers the exchange until the headers, and then
+   * each wait for data is bounded by `idleTimeout`). Other answers are read as text.
+   */
+  readonly responseType?: 'text' | 'bytes' | 'stream';
+  /** 'bytes' and 'stream': bytes of a 2xx body at most (default: maxResponseSize for 'bytes', none for 'stream'). */
+  readonly maxSize?: number;
+  /** What an error about `maxSize` advises, e.g. "pass a larger maxSize". */
+  readonly maxSizeHint?: string;
+  /** ms before this request is abandoned, instead of the Http's `timeout`. */
+  readonly timeout?: number;
+  /** 'stream': ms the body may go without bringing data while it is read (default: the timeout). */
+  readonly idleTimeout?: number;
 }
 
 /** Default of `maxResponseSize`: 8 MiB, far above any JSON answer of Webex's API. */
@@ -80,11 +117,7 @@ export class Http {
       hooks: {
         beforeRequest: [
           (request) => {
-            const origin = new URL(request.url).origin;
-            if (!deps.allowedOrigins.has(origin)) {
-              throw new Error(`refusing to send the token to ${origin}: it is neither the wdmUrl nor the apiUrl origin`);
-            }
-            request.headers.set('authorization', `Bearer ${this.#token}`);
+            request.headers.set('authorization', this.#authorization(request.url));
           },
         ],
       },
@@ -93,20 +126,26 @@ export class Http {
     this.#ky = ky.create(options);
   }
 
+  /** Default of `maxSize` for `responseType: 'bytes'`: the `maxResponseSize` of this Http. */
+  get maxResponseSize(): number {
+    return this.#maxResponseSize;
+  }
+
+  /** The ApiError of a request refused before it was sent (`why`: a sentence), redacted. */
+  notSent(req: Pick<HttpRequest, 'method' | 'url'>, why: string): ApiError {
+    return this.#deps.redactor.error(new ApiError({ message: `${req.method} ${req.url} was not sent: ${why}`, method: req.method, url: this.#deps.redactor.redact(req.url) }));
+  }
+
   /** Sends a request. Resolves with any HTTP answer; rejects with an ApiError when there was none (or it was unusable). */
   async send<T = unknown>(req: HttpRequest): Promise<HttpResult<T>> {
     const refused = this.#refusal(req.url);
     if (refused !== undefined) {
-      throw this.#deps.redactor.error(
-        new ApiError({
-          message: `${req.method} ${req.url} was not sent: the token goes only to the origins of wdmUrl, apiUrl and u2cUrl, and ${refused} is none of them`,
-          method: req.method,
-          url: req.url,
-        }),
-      );
+      throw this.notSent(req, `the token goes only to the origins of wdmUrl, apiUrl and u2cUrl, and ${refused} is none of them`);
     }
     req.signal?.throwIfAborted();
     const started = Date.now();
+    const timeout = req.timeout ?? this.#deps.timeout;
+    const responseType = req.responseType ?? 'text';
     // One controller for the whole exchange, driven by a timer the event loop holds: nothing a
     // garbage collection can take away (ky 1.x loses a timeout signal's abort once headers arrived).
     const controller = new AbortController();
@@ -115,7 +154,17 @@ export class Http {
       why ??= reason;
       controller.abort(reason);
     };
-    const timer = setTimeout(() => giveUp(new Abandoned('got no answer', `no answer within requestTimeout (${this.#deps.timeout} ms)`)), this.#deps.timeout);
+    /** True while a form maker runs: what it throws is the caller's answer, and its time is no wait for an answer. */
+    let making = false;
+    const timer = setTimeout(
+      () =>
+        giveUp(
+          making
+            ? new Abandoned('was not sent', `making its body (reading the file to upload) took more than ${req.timeout === undefined ? 'requestTimeout' : 'the timeout'} (${timeout} ms)`)
+            : new Abandoned('got no answer', `no answer within ${req.timeout === undefined ? 'requestTimeout' : 'the timeout'} (${timeout} ms)${responseType === 'stream' ? ' (until the headers)' : ''}`),
+        ),
+      timeout,
+    );
     timer.unref();
     const onCallerAbort = () => controller.abort(req.signal?.reason);
     req.signal?.addEventListener('abort', onCallerAbort, { once: true });
@@ -125,27 +174,53 @@ export class Http {
     abandoned.catch(() => undefined);
     let status: number;
     let headers: Headers;
-    let text: string;
+    let text = '';
+    let data: Buffer | undefined;
+    let stream: Readable | undefined;
     let url = req.url;
+    let makerError: { error: unknown } | undefined;
     try {
       let method = req.method;
       let json = req.json;
+      let form: FormData | undefined;
+      if (typeof req.form === 'function') {
+        making = true;
+        const maker = req.form;
+        form = await Promise.race([
+          maker(controller.signal).catch((error: unknown) => {
+            makerError = { error };
+            throw error;
+          }),
+          abandoned,
+        ]);
+        making = false;
+      } else form = req.form;
       let searchParams = req.searchParams;
       for (let hops = 0; ; hops++) {
         const response = await Promise.race([
-          this.#ky(url, {
-            method,
-            signal: controller.signal,
-            ...(json === undefined ? {} : { json }),
-            ...(searchParams === undefined ? {} : { searchParams }),
-          }),
+          form === undefined
+            ? this.#ky(url, {
+                method,
+                signal: controller.signal,
+                ...(json === undefined ? {} : { json }),
+                ...(searchParams === undefined ? {} : { searchParams }),
+              })
+            : this.#fetchForm(url, method, form, searchParams, controller.signal),
           abandoned,
         ]);
         const location = response.headers.get('location');
         if (response.status < 300 || response.status >= 400 || location === null) {
           status = response.status;
           headers = this.#cleanHeaders(response.headers);
-          text = await this.#readBody(response, abandoned, giveUp);
+          const ok = status >= 200 && status < 300;
+          if (ok && responseType === 'bytes') {
+            const max = req.maxSize ?? this.#maxResponseSize;
+            data = await this.#readAll(response, abandoned, giveUp, max, `maxSize (${max} bytes)`, req.maxSizeHint ?? 'pass a larger maxSize');
+          } else if (ok && responseType === 'stream') {
+            stream = this.#streamOf(req, response, timeout, giveUp);
+          } else {
+            text = await this.#readBody(response, abandoned, giveUp);
+          }
           break;
         }
         void response.body?.cancel().catch(() => undefined);
@@ -161,17 +236,20 @@ export class Http {
         if (response.status === 303 || ((response.status === 301 || response.status === 302) && method !== 'GET')) {
           method = 'GET';
           json = undefined;
+          form = undefined;
         }
         searchParams = undefined; // the Location is the whole URL
         url = next;
       }
     } catch (error) {
       if (req.signal?.aborted && why === undefined) throw req.signal.reason;
+      // The form maker's own error (a file that cannot be read…): nothing was sent, and it says why.
+      if (makerError !== undefined && why === undefined) throw makerError.error;
       const given = why ?? (error instanceof Abandoned ? error : new Abandoned('got no answer', describeNetworkError(error)));
       const message = `${req.method} ${req.url} ${given.outcome}: ${given.message}`;
       this.#deps.log('%s', message);
       // The cause is a plain copy: ky's and fetch's errors carry the request, whose headers hold the token.
-      throw this.#deps.redactor.error(new ApiError({ message, method: req.method, url: req.url, cause: plainError(error) }));
+      throw this.#deps.redactor.error(new ApiError({ message, method: req.method, url: this.#deps.redactor.redact(req.url), cause: plainError(error) }));
     } finally {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onCallerAbort);
@@ -185,7 +263,7 @@ export class Http {
       }
     }
     this.#deps.log('%s %s -> %d (%d ms)', req.method, req.url, status, Date.now() - started);
-    return { status, headers, body, text };
+    return { status, headers, body, text, ...(data === undefined ? {} : { data }), ...(stream === undefined ? {} : { stream }) };
   }
 
   /** The ApiError for an HTTP answer that is not a success. */
@@ -200,12 +278,36 @@ export class Http {
       new ApiError({
         message,
         method: req.method,
-        url: req.url,
+        url: this.#deps.redactor.redact(req.url),
         status: result.status,
         ...(trackingId === undefined ? {} : { trackingId }),
         ...(retryAfter === undefined ? {} : { retryAfter }),
       }),
     );
+  }
+
+  /** The Authorization header for `url`; throws when the token must not go there. */
+  #authorization(url: string): string {
+    const origin = new URL(url).origin;
+    if (!this.#deps.allowedOrigins.has(origin)) {
+      throw new Error(`refusing to send the token to ${origin}: it is neither the wdmUrl nor the apiUrl origin`);
+    }
+    return `Bearer ${this.#token}`;
+  }
+
+  /** A request with a multipart body, through fetch itself (see HttpRequest.form), redirects left to send(). */
+  #fetchForm(url: string, method: string, form: FormData, searchParams: HttpRequest['searchParams'], signal: AbortSignal): Promise<Response> {
+    const target = new URL(url);
+    for (const [key, value] of Object.entries(searchParams ?? {})) target.searchParams.set(key, String(value));
+    const init: RequestInit = {
+      method,
+      body: form,
+      headers: { accept: 'application/json', authorization: this.#authorization(target.toString()) },
+      redirect: 'manual',
+      signal,
+    };
+    if (this.#deps.dispatcher !== undefined) (init as Record<string, unknown>).dispatcher = this.#deps.dispatcher;
+    return fetch(target, init);
   }
 
   /** Why the token must not go to `url` (its origin, or "this URL"), or undefined when it may. */
@@ -220,15 +322,20 @@ export class Http {
    */
   async #readBody(response: Response, abandoned: Promise<never>, giveUp: (why: Abandoned) => void): Promise<string> {
     const max = this.#maxResponseSize;
-    const tooLarge = (size: string) =>
-      new Abandoned('was abandoned', `it answered HTTP ${response.status} with a body ${size} maxResponseSize (${max} bytes); it was not read further — raise maxResponseSize if this answer is right`);
-    const announced = Number(response.headers.get('content-length') ?? Number.NaN);
-    if (Number.isFinite(announced) && announced > max) {
+    const bytes = await this.#readAll(response, abandoned, giveUp, max, `maxResponseSize (${max} bytes)`, 'raise maxResponseSize if this answer is right');
+    return this.#deps.redactor.redact(bytes.toString('utf8'));
+  }
+
+  /** The body as bytes, read as #readBody says, at most `max` bytes (`limit` names the bound in the error, `hint` says what to do). */
+  async #readAll(response: Response, abandoned: Promise<never>, giveUp: (why: Abandoned) => void, max: number, limit: string, hint: string): Promise<Buffer> {
+    const tooLarge = (size: string) => new Abandoned('was abandoned', `it answered HTTP ${response.status} with a body ${size} ${limit}; it was not read further — ${hint}`);
+    const announced = contentLength(response.headers);
+    if (announced !== undefined && announced > max) {
       void response.body?.cancel().catch(() => undefined);
       giveUp(tooLarge(`of ${announced} bytes (Content-Length), more than`));
       return abandoned;
     }
-    if (response.body === null) return '';
+    if (response.body === null) return Buffer.alloc(0);
     const reader = response.body.getReader();
     const chunks: Uint8Array[] = [];
     let size = 0;
@@ -247,8 +354,70 @@ export class Http {
       // Releases the connection when the body was not read to its end (a no-op when it was).
       void reader.cancel().catch(() => undefined);
     }
-    const text = Buffer.concat(chunks).toString('utf8');
-    return this.#deps.redactor.redact(text);
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * The body of a 2xx answer as a Readable. The exchange's timer stops once send() returns; from
+   * then on each read of the network waits `idleTimeout` at most (time the consumer takes between
+   * reads does not count: a slow reader is no dead server), the body may not pass `maxSize`, and
+   * the caller's signal destroys the stream. Errors are ApiErrors that name the request, redacted.
+   */
+  #streamOf(req: HttpRequest, response: Response, timeout: number, giveUp: (why: Abandoned) => void): Readable {
+    const max = req.maxSize ?? Number.POSITIVE_INFINITY;
+    const idle = req.idleTimeout ?? timeout;
+    const announced = contentLength(response.headers);
+    if (announced !== undefined && announced > max) {
+      void response.body?.cancel().catch(() => undefined);
+      const reason = new Abandoned('was abandoned', `it answered HTTP ${response.status} with a body of ${announced} bytes (Content-Length), more than maxSize (${max} bytes); it was not read — ${req.maxSizeHint ?? 'pass a larger maxSize'}`);
+      giveUp(reason);
+      throw reason;
+    }
+    const failure = (outcome: string, detail: string, cause?: unknown) => {
+      const message = `${req.method} ${req.url} ${outcome}: ${detail}`;
+      this.#deps.log('%s', message);
+      return this.#deps.redactor.error(new ApiError({ message, method: req.method, url: this.#deps.redactor.redact(req.url), status: response.status, ...(cause === undefined ? {} : { cause: plainError(cause) }) }));
+    };
+    if (response.body === null) return Readable.from([]);
+    const reader = response.body.getReader();
+    let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => stream.destroy(req.signal?.reason instanceof Error ? req.signal.reason : new Error(String(req.signal?.reason)));
+    const stream = new Readable({
+      read() {
+        timer = setTimeout(() => stream.destroy(failure('was abandoned', `its body brought no data for ${idle} ms (idleTimeout); it was not read further`)), idle);
+        timer.unref();
+        reader.read().then(
+          ({ done, value }) => {
+            clearTimeout(timer);
+            if (stream.destroyed) return;
+            if (done) {
+              stream.push(null);
+              return;
+            }
+            size += value.byteLength;
+            if (size > max) {
+              stream.destroy(failure('was abandoned', `its body is larger than maxSize (${max} bytes); it was not read further — ${req.maxSizeHint ?? 'pass a larger maxSize'}`));
+              return;
+            }
+            stream.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+          },
+          (error: unknown) => {
+            clearTimeout(timer);
+            if (!stream.destroyed) stream.destroy(failure('broke off', `its body could not be read to its end: ${describeNetworkError(error)}`, error));
+          },
+        );
+      },
+      destroy(error, callback) {
+        clearTimeout(timer);
+        req.signal?.removeEventListener('abort', onAbort);
+        void reader.cancel().catch(() => undefined);
+        callback(error);
+      },
+    });
+    if (req.signal?.aborted) onAbort();
+    else req.signal?.addEventListener('abort', onAbort, { once: true });
+    return stream;
   }
 
   /** The headers, with every value that holds the token (or a piece of it) redacted. */
@@ -269,6 +438,13 @@ export class Http {
   toJSON(): { origins: string[] } {
     return { origins: [...this.#deps.allowedOrigins] };
   }
+}
+
+/** The Content-Length of an answer, when it is a whole number. */
+function contentLength(headers: Headers): number | undefined {
+  const value = headers.get('content-length');
+  if (value === null || !/^\s*\d+\s*$/.test(value)) return undefined;
+  return Number(value);
 }
 
 /** The absolute URL of a Location header, or undefined when it is none. */

@@ -8,6 +8,8 @@ export type {
   ActivityData,
   ActivityObject,
   ActivityTarget,
+  JoinedEvent,
+  LeftEvent,
   MembershipEvent,
   MembershipRef,
   MessageDeletedEvent,
@@ -16,7 +18,24 @@ export type {
   ReplyContent,
   RoomEvent,
 } from './events/types.js';
-export type { CommandContext, CommandHandler } from './events/router.js';
+export type {
+  ActionContext,
+  ActionHandler,
+  AskOptions,
+  BaseContext,
+  CommandContext,
+  CommandHandler,
+  Context,
+  MessageContext,
+  Middleware,
+  ReplyOptions,
+} from './router/context.js';
+export type { AdaptiveCard, MessageContent, Target } from './router/content.js';
+export type { RouteOptions } from './router/router.js';
+export { memoryStorage, fileStorage, type Storage, type BotStorage, type StorageAdapter } from './router/storage.js';
+export { restrictTo, type AccessRule } from './router/access.js';
+export { stripMention } from './router/mention.js';
+export type { Logger } from './log.js';
 export type { WebexApi, RequestOptions, ReadOptions, Collection, Query } from './rest/client.js';
 export type { Paged } from './rest/paging.js';
 export type * from './rest/types.js';

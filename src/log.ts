@@ -125,8 +125,27 @@ export class Redactor {
 
 export type Log = (formatter: string, ...args: unknown[]) => void;
 
-/** A `debug` logger under `sparkbot:<area>` whose output is redacted. */
-export function createLog(area: string, redactor: Redactor): Log {
+/** A logger of the user's (the `logger` option): console, pino, winston… */
+export interface Logger {
+  debug(message: string, ...rest: unknown[]): unknown;
+  info(message: string, ...rest: unknown[]): unknown;
+  warn(message: string, ...rest: unknown[]): unknown;
+  error(message: string, ...rest: unknown[]): unknown;
+  /** pino's: when it says debug is off, sparkbot does not even format its debug lines. */
+  isLevelEnabled?(level: string): boolean;
+}
+
+/**
+ * A debug log under `sparkbot:<area>`, redacted: through the `debug` package (DEBUG=sparkbot:*),
+ * or to `logger.debug` when a logger is given.
+ */
+export function createLog(area: string, redactor: Redactor, logger?: Logger): Log {
+  if (logger !== undefined) {
+    return (formatter, ...args) => {
+      if (logger.isLevelEnabled?.('debug') === false) return;
+      logger.debug(redactor.redact(`sparkbot:${area} ${format(formatter, ...args)}`));
+    };
+  }
   const debug = createDebug(`sparkbot:${area}`);
   debug.log = (...args: unknown[]) => {
     process.stderr.write(`${redactor.redact(format(...args))}\n`);

@@ -11,6 +11,8 @@ import { DEFAULT_SETTINGS, type ConnectionSettings } from '../machines/connectio
 import { DEFAULT_MAX_RESPONSE_SIZE } from './http.js';
 import { SparkBotError } from './errors.js';
 import type { ActivityData } from './events/types.js';
+import type { Logger } from './log.js';
+import type { StorageAdapter } from './router/storage.js';
 import { VERSION } from './version.js';
 
 /** `result` of onMessage: the seed's Data::Result. */
@@ -81,13 +83,24 @@ export interface SparkBotOptions<Bot = unknown> {
   readonly allowBotToBot?: boolean;
   /** Permit `http:` and `ws:` URLs (the emulator, tests). Default false. */
   readonly allowInsecure?: boolean;
-  /** An http.Agent for the socket's upgrade request, e.g. `new HttpsProxyAgent(url)` from `https-proxy-agent`. */
+  /**
+   * An http.Agent for the socket's upgrade request, e.g. `new HttpsProxyAgent(url)` from
+   * `https-proxy-agent`. It replaces, for the socket, the proxy the environment names (see `proxy`).
+   */
   readonly agent?: Agent;
   /**
-   * An undici Dispatcher for the HTTP requests (WDM, REST), e.g. `new ProxyAgent(url)` from `undici`.
-   * Node's fetch ignores http.Agent; give both `agent` and `dispatcher` to send everything through a proxy.
+   * An undici Dispatcher for the HTTP requests (WDM, REST, U2C), e.g. `new ProxyAgent(url)` from
+   * `undici`. It replaces, for those requests, the proxy the environment names (see `proxy`).
+   * Node's fetch ignores http.Agent: `agent` alone does not cover them.
    */
   readonly dispatcher?: object;
+  /**
+   * Honour the proxy environment variables — HTTPS_PROXY, HTTP_PROXY and NO_PROXY, or their
+   * lower-case forms — read when the bot is constructed, for WDM, REST, U2C and the socket.
+   * Default true; `false` ignores them (everything connects directly unless `agent` or
+   * `dispatcher` say otherwise). See docs/reliability.md#proxies.
+   */
+  readonly proxy?: boolean;
   /**
    * Hosts the socket may connect to (and so receive the token), as names or `*.suffix` patterns.
    * Default: Webex's domains (`*.wbx2.com`, `*.ciscospark.com`, `*.webex.com`) and the host of wdmUrl.
@@ -99,6 +112,17 @@ export interface SparkBotOptions<Bot = unknown> {
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** The clock of the machine's delays and of the close timer; for tests (see test/support/test-clock.ts). */
   readonly clock?: Clock;
+  /**
+   * Where `ctx.storage` and `bot.storage` keep their values: `memoryStorage()` (the default),
+   * `fileStorage(path)`, or any object with `get`, `set` and `delete` (see StorageAdapter).
+   */
+  readonly storage?: StorageAdapter;
+  /**
+   * Where sparkbot logs: any object with `debug`, `info`, `warn` and `error` (pino, console…).
+   * Default: the `debug` package under `sparkbot:*` (DEBUG=sparkbot:*), and process warnings for
+   * errors and warnings nobody listens to. The token is redacted either way.
+   */
+  readonly logger?: Logger;
 }
 
 export interface ResolvedOptions<Bot> {
@@ -120,10 +144,13 @@ export interface ResolvedOptions<Bot> {
   readonly allowInsecure: boolean;
   readonly agent: Agent | undefined;
   readonly dispatcher: object | undefined;
+  readonly proxy: boolean;
   readonly socketHosts: readonly string[];
   readonly stopTimeout: number;
   readonly inspect: SparkBotOptions['inspect'];
   readonly clock: Clock | undefined;
+  readonly storage: StorageAdapter | undefined;
+  readonly logger: Logger | undefined;
 }
 
 export const DEFAULT_WDM_URL = 'https://wdm-a.wbx2.com/wdm/api/v1/devices';
@@ -176,9 +203,12 @@ const KNOWN = new Set([
   'allowBotToBot',
   'agent',
   'dispatcher',
+  'proxy',
   'socketHosts',
   'inspect',
   'clock',
+  'storage',
+  'logger',
   ...Object.keys(DURATIONS),
 ]);
 
@@ -249,6 +279,12 @@ function checkNotSeconds(values: Readonly<Record<(typeof AT_LEAST_A_SECOND)[numb
   }
 }
 
+function checkMethods(name: string, value: unknown, methods: readonly string[], hint: string): void {
+  if (value === undefined) return;
+  const missing = typeof value === 'object' && value !== null ? methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function') : methods;
+  if (missing.length > 0) throw invalid(`${name} must be an object with ${methods.join(', ')} methods (${hint}); ${typeof value === 'object' && value !== null ? `it lacks ${missing.join(', ')}` : `got ${describe(value)}`}`);
+}
+
 function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw invalid(`${name} must be true or false, got ${describe(value)}`);
@@ -296,6 +332,8 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
   if (options.clock !== undefined && (typeof options.clock?.setTimeout !== 'function' || typeof options.clock?.clearTimeout !== 'function')) {
     throw invalid('clock must have setTimeout and clearTimeout');
   }
+  checkMethods('storage', options.storage, ['get', 'set', 'delete'], 'e.g. memoryStorage() or fileStorage(path) from sparkbot');
+  checkMethods('logger', options.logger, ['debug', 'info', 'warn', 'error'], 'e.g. console, or a pino logger');
 
   const settings: ConnectionSettings = {
     pingEvery: checkDuration('pingEvery', options.pingEvery, DEFAULT_SETTINGS.pingEvery),
@@ -336,9 +374,12 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
     allowInsecure,
     agent: options.agent,
     dispatcher: options.dispatcher,
+    proxy: checkBoolean('proxy', options.proxy, true),
     socketHosts: options.socketHosts ?? [...WEBEX_SOCKET_HOSTS, new URL(wdmUrl).hostname],
     stopTimeout: checkDuration('stopTimeout', options.stopTimeout, 10_000),
     inspect: options.inspect,
     clock: options.clock,
+    storage: options.storage,
+    logger: options.logger,
   };
 }

@@ -32,8 +32,8 @@ export interface SocketDeps {
   readonly closeTimeout: number;
   /** Largest inbound frame in bytes; a bigger one closes the socket with 1009 (and the bot reconnects). */
   readonly maxPayload: number;
-  /** An http.Agent for the upgrade request (proxies). */
-  readonly agent?: import('node:http').Agent;
+  /** An http.Agent for the upgrade request (proxies), or a function choosing one per socket URL (undefined: connect directly). */
+  readonly agent?: import('node:http').Agent | ((url: string) => import('node:http').Agent | undefined);
   /** Reports a problem worth a warning (a frame larger than maxPayload). */
   readonly warn?: (message: string) => void;
   /** Called on every pong (for health). */
@@ -61,12 +61,14 @@ export function createSocketActor(deps: SocketDeps) {
     let cancelled = false;
 
     const connect = () => {
-      const socket = new WebSocket(mercuryUrl(input.url), {
+      const url = mercuryUrl(input.url);
+      const agent = typeof deps.agent === 'function' ? deps.agent(url) : deps.agent;
+      const socket = new WebSocket(url, {
         perMessageDeflate: false,
         maxPayload: deps.maxPayload,
         // Pongs go through send(), bounded like every other frame (ws would cut the link without a word after 60 pending ones).
         autoPong: false,
-        ...(deps.agent ? { agent: deps.agent } : {}),
+        ...(agent ? { agent } : {}),
       });
       ws = socket;
       deps.track({ closed: new Promise<void>((resolve) => socket.once('close', () => resolve())), terminate: () => socket.terminate() });

@@ -22,12 +22,14 @@ import {
   type EmulatedPerson,
   type EmulatedRoom,
   type EmulatedTeam,
+  type FileScan,
   HttpProblem,
   newUuid,
   now,
   World,
 } from './model.js';
-import { routeRest } from './rest.js';
+import { routeRest, type UploadedFile } from './rest.js';
+import { guessContentType } from '../rest/files.js';
 import { Waiters } from './waiters.js';
 
 const log = createDebug('sparkbot:emulator');
@@ -67,6 +69,8 @@ export type PongMode = 'normal' | 'ignore' | 'mismatch';
 export interface RequestRecord {
   readonly method: string;
   readonly path: string;
+  /** The query string, with its `?` ('' when there is none). */
+  readonly query: string;
   readonly status: number;
   /** When the request arrived. */
   readonly startedAt: number;
@@ -74,6 +78,25 @@ export interface RequestRecord {
   readonly at: number;
   readonly personUuid: string | undefined;
 }
+
+/** A file that arrived with a multipart `POST /v1/messages`. */
+export interface UploadRecord {
+  /** The message it made (Hydra id). */
+  readonly messageId: string;
+  /** Where it is downloaded: the message's `files[0]`. */
+  readonly contentUrl: string;
+  readonly personUuid: string;
+  readonly roomId: string;
+  readonly filename: string;
+  readonly contentType: string;
+  readonly data: Buffer;
+  /** The other form fields (roomId, text, markdown…). */
+  readonly fields: Readonly<Record<string, string>>;
+  readonly at: number;
+}
+
+/** A file to share with {@link WebexEmulator.shareFile}: a name (placeholder bytes) or its bytes. */
+export type SharedFileInit = string | { readonly filename: string; readonly data: Uint8Array | string; readonly contentType?: string };
 
 export interface RegistrationRecord {
   readonly deviceUuid: string;
@@ -203,6 +226,8 @@ export class WebexEmulator extends EventEmitter {
   readonly faultHits: FaultHitRecord[] = [];
   /** HTTP requests whose client went away before they were answered (aborted, timed out); the emulator still handles them, as a server would. */
   readonly abandonedRequests: Array<{ readonly method: string; readonly path: string; readonly at: number }> = [];
+  /** Every file uploaded with a multipart `POST /v1/messages`, in order. */
+  readonly uploads: UploadRecord[] = [];
   /** Every event sent to a person's devices: `{ personUuid, data }` (data.activity for conversation activities). */
   readonly events: Array<{ readonly personUuid: string; readonly data: Record<string, unknown> }> = [];
 
@@ -215,6 +240,7 @@ export class WebexEmulator extends EventEmitter {
   private readonly holds: Hold[] = [];
   private readonly latencies: Array<{ route: Route; ms: number | (() => number) }> = [];
   private ignoreAcks = false;
+  private uploadScan: FileScan = 'safe';
   private readonly authTimeout: number;
   /** Requests waiting on a {@link hold} now. */
   heldRequests = 0;
@@ -360,17 +386,44 @@ export class WebexEmulator extends EventEmitter {
     return this.world.messageJson(message);
   }
 
-  /** Shares files as `from` (verb `share`); with `scan: 'pending'` they stay 'unchecked' until {@link finishScan}. */
-  shareFile(init: { from: EmulatedPerson; room?: EmulatedRoom; toPerson?: EmulatedPerson; text?: string; files: readonly string[]; scan?: 'safe' | 'pending' }): Record<string, unknown> {
+  /**
+   * Shares files as `from` (verb `share`); with `scan: 'pending'` they stay 'unchecked' (downloads
+   * answer 423) until {@link finishScan}. A file is a name (its bytes are a placeholder, its type
+   * guessed from the name) or `{ filename, data, contentType? }`.
+   */
+  shareFile(init: { from: EmulatedPerson; room?: EmulatedRoom; toPerson?: EmulatedPerson; text?: string; files: readonly SharedFileInit[]; scan?: 'safe' | 'pending' }): Record<string, unknown> {
     const room = this.roomFor(init);
     const state = init.scan === 'pending' ? 'unchecked' : 'safe';
-    const message = this.world.createMessage(init.from, room, { text: init.text ?? '', shared: init.files.map((name) => ({ name, malwareQuarantineState: state })) });
+    const shared = init.files.map((file) => {
+      const name = typeof file === 'string' ? file : file.filename;
+      const data = typeof file === 'string' ? Buffer.from(`emulated content of ${name}\n`) : typeof file.data === 'string' ? Buffer.from(file.data) : Buffer.from(file.data);
+      const contentType = (typeof file === 'string' ? undefined : file.contentType) ?? guessContentType(name);
+      return { name, data, contentType, malwareQuarantineState: state } as const;
+    });
+    const message = this.world.createMessage(init.from, room, { text: init.text ?? '', shared: shared.map((f) => ({ ...f })) });
     return this.world.messageJson(message);
   }
 
-  /** The scan of a shared file ends: `update` of its content with the verdict. */
+  /** The scan of a shared file ends: `update` of its content with the verdict (downloads follow it). */
   finishScan(messageId: string, verdict: 'safe' | 'infected'): void {
     this.world.finishScan(this.world.findMessage(messageId), verdict);
+  }
+
+  /**
+   * What downloads of a file (its content URL, or id) answer from now on: 'scanning' → 423 with
+   * Retry-After (`retryAfter`, default 2 seconds), 'infected' → 410, 'unscannable' → 428 unless
+   * `?allow=unscannable`, 'safe' → the bytes. No activity is sent (finishScan announces a verdict).
+   */
+  setFileScan(contentIdOrUrl: string, scan: FileScan, options: { retryAfter?: number | string } = {}): void {
+    const { file } = this.world.findContent(contentIdOrUrl);
+    file.scan = scan;
+    if (options.retryAfter === undefined) delete file.retryAfter;
+    else file.retryAfter = options.retryAfter;
+  }
+
+  /** What files uploaded from now on start as: 'safe' (default), or 'scanning' ('unchecked' in the share activity) until finishScan or setFileScan. */
+  setUploadScan(scan: 'safe' | 'scanning'): void {
+    this.uploadScan = scan;
   }
 
   /** `by` submits the card of message `messageId` (verb `cardAction`). */
@@ -600,19 +653,20 @@ export class WebexEmulator extends EventEmitter {
     });
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       const trackingId = `EMU_${randomUUID()}`;
-      res.writeHead(status, { trackingid: trackingId, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
-      res.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
-      this.requests.push({ method, path, status, startedAt, at: Date.now(), personUuid: person?.uuid });
+      const raw = Buffer.isBuffer(body);
+      res.writeHead(status, { trackingid: trackingId, ...(body === undefined || raw ? {} : { 'content-type': 'application/json' }), ...(raw ? { 'content-length': String(body.byteLength) } : {}), ...headers });
+      res.end(body === undefined ? undefined : raw || typeof body === 'string' ? body : JSON.stringify(body));
+      this.requests.push({ method, path, query: url.search, status, startedAt, at: Date.now(), personUuid: person?.uuid });
       this.emitChange('request', { method, path, status });
     };
     try {
       // The body first, as a server has it before its handler runs: a request held or delayed here
       // is handled even if its client goes away meanwhile (an abandoned registration still registers).
-      const body = await readJson(req);
+      const { json: body, upload } = await readBody(req);
       await this.delay(method, path);
       const fault = this.takeFault(method, path);
       if (fault?.reset) {
-        this.requests.push({ method, path, status: 0, startedAt, at: Date.now(), personUuid: person?.uuid });
+        this.requests.push({ method, path, query: url.search, status: 0, startedAt, at: Date.now(), personUuid: person?.uuid });
         req.socket.destroy();
         this.emitChange('request', { method, path, status: 0 });
         return;
@@ -624,9 +678,10 @@ export class WebexEmulator extends EventEmitter {
         });
         return;
       }
-      const answer = this.route(method, path, url.searchParams, person, body);
+      const answer = this.route(method, path, url.searchParams, person, body, upload);
       if (answer === undefined) throw new HttpProblem(404, `No route for ${method} ${path}.`);
       const [status, json, headers] = answer;
+      if (upload && person && status === 200) this.recordUpload(person, upload, body ?? {}, json as Record<string, unknown>);
       send(status, json, headers);
     } catch (error) {
       const status = error instanceof HttpProblem ? error.status : 500;
@@ -634,6 +689,23 @@ export class WebexEmulator extends EventEmitter {
       if (!(error instanceof HttpProblem)) log('500 on %s %s: %s', method, path, message);
       send(status, { message, errors: [{ description: message }], trackingId: 'EMU_ERROR' });
     }
+  }
+
+  private recordUpload(person: EmulatedPerson, upload: UploadedFile, fields: Record<string, unknown>, message: Record<string, unknown>): void {
+    const files = message.files as string[] | undefined;
+    const record: UploadRecord = {
+      messageId: String(message.id),
+      contentUrl: files?.[files.length - 1] ?? '',
+      personUuid: person.uuid,
+      roomId: String(message.roomId),
+      filename: upload.filename,
+      contentType: upload.contentType,
+      data: upload.data,
+      fields: Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
+      at: Date.now(),
+    };
+    this.uploads.push(record);
+    this.emitChange('upload', record);
   }
 
   private personOf(authorization: string | undefined): EmulatedPerson | undefined {
@@ -672,6 +744,7 @@ export class WebexEmulator extends EventEmitter {
     query: URLSearchParams,
     person: EmulatedPerson | undefined,
     body: Record<string, unknown> | undefined,
+    upload?: UploadedFile,
   ): [number, unknown?, Record<string, string>?] | undefined {
     // Service catalogs and metrics, for the official SDK (protocol §10.1).
     if (method === 'GET' && path === '/u2c/api/v1/limited/catalog') return [200, this.catalog()];
@@ -680,7 +753,7 @@ export class WebexEmulator extends EventEmitter {
     if (method === 'GET' && path === '/u2c/api/v1/catalog') return [200, this.catalog()];
     if (path.startsWith('/wdm/api/v1/devices')) return this.routeDevices(method, path, query, me, body);
     if (path.startsWith('/v1/')) {
-      const answer = routeRest({ world: this.world, apiUrl: this.apiUrl, droppedNextParams: this.droppedNextParams }, method, path.slice(3), query, me, body);
+      const answer = routeRest({ world: this.world, apiUrl: this.apiUrl, droppedNextParams: this.droppedNextParams, uploadScan: this.uploadScan }, method, path.slice(3), query, me, body, upload);
       return answer === undefined ? undefined : [answer.status, answer.body, answer.headers];
     }
     return undefined;
@@ -781,7 +854,7 @@ export class WebexEmulator extends EventEmitter {
       const lines = [`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 429 ? 'Too Many Requests' : 'Error'}`, 'Connection: close', 'Content-Length: 0'];
       for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
       socket.end(`${lines.join('\r\n')}\r\n\r\n`);
-      this.requests.push({ method: 'WS', path, status, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
+      this.requests.push({ method: 'WS', path, query: url.search, status, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
       this.emitChange('request', { method: 'WS', path, status });
     };
     socket.on('error', () => undefined);
@@ -796,7 +869,7 @@ export class WebexEmulator extends EventEmitter {
       this.upgrading.delete(socket);
     }
     if (socket.destroyed || !socket.readable || !socket.writable) {
-      this.requests.push({ method: 'WS', path, status: 0, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
+      this.requests.push({ method: 'WS', path, query: url.search, status: 0, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
       socket.destroy();
       this.emitChange('request', { method: 'WS', path, status: 0 });
       return;
@@ -813,7 +886,7 @@ export class WebexEmulator extends EventEmitter {
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.requests.push({ method: 'WS', path, status: 101, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
+      this.requests.push({ method: 'WS', path, query: url.search, status: 101, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
       this.onConnection(ws, socket, device, `${path}${url.search}`);
     });
   }
@@ -921,17 +994,48 @@ function requirePerson(person: EmulatedPerson | undefined): EmulatedPerson {
   return person;
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+/** Bytes of a multipart body at most: Webex's 100 MiB for the file, and room for the fields. */
+const MAX_MULTIPART_BODY = 100 * 1024 * 1024 + 64 * 1024;
+
+/** The body of a request: a JSON object, or the fields and the one file of a multipart/form-data upload. */
+async function readBody(req: IncomingMessage): Promise<{ json: Record<string, unknown> | undefined; upload?: UploadedFile }> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^multipart\/form-data\s*;/i.test(type)) return { json: await readJson(req) };
+  const raw = await readAll(req, MAX_MULTIPART_BODY);
+  let form: FormData;
+  try {
+    form = await new Response(raw, { headers: { 'content-type': type } }).formData();
+  } catch {
+    throw new HttpProblem(400, 'The request body is not valid multipart/form-data.');
+  }
+  const json: Record<string, unknown> = {};
+  let upload: UploadedFile | undefined;
+  for (const [name, value] of form) {
+    if (name === 'files' && typeof value !== 'string') {
+      if (upload !== undefined) throw new HttpProblem(400, 'Only one file may be attached to a message.');
+      upload = { filename: value.name, contentType: value.type || 'application/octet-stream', data: Buffer.from(await value.arrayBuffer()) };
+    } else if (name === 'files') json.files = [...((json.files as string[] | undefined) ?? []), value];
+    else if (typeof value === 'string') json[name] = value;
+  }
+  return upload === undefined ? { json } : { json, upload };
+}
+
+async function readAll(req: IncomingMessage, max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > 1_000_000) throw new HttpProblem(413, 'Request body too large.');
+    if (size > max) throw new HttpProblem(413, 'Request body too large.');
     chunks.push(chunk as Buffer);
   }
-  if (size === 0) return undefined;
+  return Buffer.concat(chunks);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+  const raw = await readAll(req, 1_000_000);
+  if (raw.length === 0) return undefined;
   try {
-    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const value: unknown = JSON.parse(raw.toString('utf8'));
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
     return value as Record<string, unknown>;
   } catch {

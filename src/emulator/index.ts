@@ -10,5 +10,7 @@ export type {
   PongMode,
   RegistrationRecord,
   RequestRecord,
+  SharedFileInit,
+  UploadRecord,
 } from './emulator.js';
-export type { EmulatedDevice, EmulatedMessage, EmulatedPerson, EmulatedRoom } from './model.js';
+export type { EmulatedDevice, EmulatedFile, EmulatedMessage, EmulatedPerson, EmulatedRoom, FileScan } from './model.js';

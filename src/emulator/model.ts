@@ -33,10 +33,25 @@ export interface EmulatedRoom {
   lastActivity: string;
 }
 
+/** What `GET /v1/contents/<id>` answers for a file: 423 while 'scanning', 410 'infected', 428 'unscannable', 200 'safe'. */
+export type FileScan = 'scanning' | 'safe' | 'infected' | 'unscannable';
+
 export interface EmulatedFile {
   readonly name: string;
-  /** 'unchecked' while Webex scans it, then 'safe' or 'infected'. */
+  /** 'unchecked' while Webex scans it, then 'safe' or 'infected' (what activities say). */
   malwareQuarantineState: 'unchecked' | 'safe' | 'infected';
+  /** The bytes a download gets. */
+  readonly data: Buffer;
+  readonly contentType: string;
+  /** What a download gets; follows malwareQuarantineState unless set (setFileScan). */
+  scan?: FileScan;
+  /** Retry-After of a 423 while scanning (seconds, or an HTTP date, as sent); default 2. */
+  retryAfter?: number | string;
+}
+
+/** The download state of a file: its own, else what its malwareQuarantineState says. */
+export function scanOf(file: EmulatedFile): FileScan {
+  return file.scan ?? (file.malwareQuarantineState === 'unchecked' ? 'scanning' : file.malwareQuarantineState);
 }
 
 export interface EmulatedMessage {
@@ -372,13 +387,31 @@ export class World {
     const room = this.rooms.get(message.roomUuid);
     const author = this.people.get(message.personUuid);
     if (!room || !author || !message.shared) throw new TypeError('finishScan needs a message made by shareFile');
-    for (const file of message.shared) file.malwareQuarantineState = verdict;
+    for (const file of message.shared) {
+      file.malwareQuarantineState = verdict;
+      file.scan = verdict;
+    }
     this.announceIn(room, author, 'update', {
       id: message.uuid,
       objectType: 'content',
       contentCategory: 'documents',
       files: { items: message.shared.map((f) => this.fileObject(f)) },
     });
+  }
+
+  /** The URL of file `index` of a shared message: `<apiUrl>/contents/<CONTENT id>`. */
+  contentUrl(message: EmulatedMessage, index: number): string {
+    return `${this.conversationUrl(message.roomUuid).replace(/\/conversation\/.*$/, '')}/v1/contents/${this.hydra('CONTENT', `${message.uuid}/${index}`)}`;
+  }
+
+  /** The file a content id or URL names: 404 when it names none. */
+  findContent(idOrUrl: string): { message: EmulatedMessage; file: EmulatedFile; index: number } {
+    const id = /^https?:\/\//i.test(idOrUrl) ? (new URL(idOrUrl).pathname.split('/contents/')[1] ?? '') : idOrUrl;
+    const [messageUuid, index] = (this.uuidIn(decodeURIComponent(id), 'CONTENT') ?? '').split('/');
+    const message = this.messages.get(messageUuid ?? '');
+    const file = message?.shared?.[Number(index)];
+    if (!message || !file) throw new HttpProblem(404, 'Content not found.');
+    return { message, file, index: Number(index) };
   }
 
   /** A card submit by `by` on the card of `message`: stored and announced as `cardAction`. */
@@ -473,7 +506,7 @@ export class World {
       ...(message.parentUuid === undefined ? {} : { parentId: this.hydra('MESSAGE', message.parentUuid) }),
       ...(message.files === undefined && message.shared === undefined
         ? {}
-        : { files: [...(message.files ?? []), ...(message.shared ?? []).map((_, i) => `${this.conversationUrl(room.uuid).replace(/\/conversation\/.*$/, '')}/v1/contents/${this.hydra('CONTENT', `${message.uuid}/${i}`)}`)] }),
+        : { files: [...(message.files ?? []), ...(message.shared ?? []).map((_, i) => this.contentUrl(message, i))] }),
       ...(message.attachments === undefined ? {} : { attachments: message.attachments }),
       personId: author.id,
       personEmail: author.email,
@@ -536,7 +569,7 @@ export class World {
   }
 
   private fileObject(file: EmulatedFile): Record<string, unknown> {
-    return { objectType: 'file', displayName: file.name, malwareQuarantineState: file.malwareQuarantineState };
+    return { objectType: 'file', displayName: file.name, fileSize: file.data.byteLength, mimeType: file.contentType, malwareQuarantineState: file.malwareQuarantineState };
   }
 
   private activity(room: EmulatedRoom, actor: EmulatedPerson, verb: string, object: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {

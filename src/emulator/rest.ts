@@ -3,12 +3,20 @@
  * memberships, webhooks and attachment actions, with Webex's list pagination (`max`, a cursor and a
  * `Link: <…>; rel="next"` header). Answers are the shapes of developer.webex.com.
  */
-import { type EmulatedPerson, type EmulatedRoom, HttpProblem, newUuid, now, type World } from './model.js';
+import { type EmulatedFile, type EmulatedPerson, type EmulatedRoom, type FileScan, HttpProblem, newUuid, now, scanOf, type World } from './model.js';
 
 export interface RestAnswer {
   readonly status: number;
+  /** JSON, or a Buffer sent as it is (a file). */
   readonly body?: unknown;
   readonly headers?: Record<string, string>;
+}
+
+/** The `files` part of a multipart `POST /v1/messages`. */
+export interface UploadedFile {
+  readonly filename: string;
+  readonly contentType: string;
+  readonly data: Buffer;
 }
 
 export interface RestContext {
@@ -17,6 +25,8 @@ export interface RestContext {
   readonly apiUrl: string;
   /** Query parameters the `next` links leave out (a known Webex quirk, as a fault). */
   readonly droppedNextParams: ReadonlySet<string>;
+  /** What uploaded files start as: 'safe', or 'scanning' until finishScan/setFileScan. */
+  readonly uploadScan?: FileScan;
 }
 
 const DEFAULT_MAX = 100;
@@ -44,9 +54,19 @@ function page(ctx: RestContext, path: string, query: URLSearchParams, items: unk
   return { status: 200, body: { items: slice }, headers: { link: `<${next.toString()}>; rel="next"` } };
 }
 
-export function routeRest(ctx: RestContext, method: string, path: string, query: URLSearchParams, me: EmulatedPerson, body: Record<string, unknown> = {}): RestAnswer | undefined {
+export function routeRest(
+  ctx: RestContext,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  me: EmulatedPerson,
+  body: Record<string, unknown> = {},
+  upload?: UploadedFile,
+): RestAnswer | undefined {
   const { world } = ctx;
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  // A content id is base64, which may hold a '/'.
+  if (parts[0] === 'contents') return method === 'GET' && parts.length > 1 ? getContent(world, parts.slice(1).join('/'), query, me) : undefined;
   // "team/memberships" and "attachment/actions" are two-word collections.
   const collection = parts[0] === 'team' || parts[0] === 'attachment' ? `${parts[0]}/${parts[1] ?? ''}` : parts[0];
   const id = parts[0] === 'team' || parts[0] === 'attachment' ? parts[2] : parts[1];
@@ -68,7 +88,7 @@ export function routeRest(ctx: RestContext, method: string, path: string, query:
     }
 
     case 'messages': {
-      if (method === 'POST' && id === undefined) return ok(world.messageJson(createMessage(world, me, body)));
+      if (method === 'POST' && id === undefined) return ok(world.messageJson(createMessage(world, me, body, upload, ctx.uploadScan ?? 'safe')));
       if (id === undefined && method === 'GET') {
         const room = world.findRoom(query.get('roomId') ?? '', me);
         const mentionsMe = query.get('mentionedPeople') === 'me' || query.get('mentionedPeople') === me.id;
@@ -263,7 +283,35 @@ export function routeRest(ctx: RestContext, method: string, path: string, query:
   }
 }
 
-function createMessage(world: World, me: EmulatedPerson, body: Record<string, unknown>) {
+/** A file's bytes for a member of its room, as its scan allows. */
+function getContent(world: World, id: string, query: URLSearchParams, me: EmulatedPerson): RestAnswer {
+  const { message, file } = world.findContent(id);
+  if (!world.rooms.get(message.roomUuid)?.members.has(me.uuid)) throw new HttpProblem(403, 'Only members of the room may download its files.');
+  switch (scanOf(file)) {
+    case 'scanning':
+      return { status: 423, body: { message: 'The file is being scanned for malware; try again later.', errors: [] }, headers: { 'retry-after': String(file.retryAfter ?? 2) } };
+    case 'infected':
+      return { status: 410, body: { message: 'The file was found to contain malware.', errors: [] } };
+    case 'unscannable':
+      if (query.get('allow') !== 'unscannable') return { status: 428, body: { message: 'The file could not be scanned for malware; add ?allow=unscannable to download it anyway.', errors: [] } };
+      break;
+    default:
+      break;
+  }
+  return {
+    status: 200,
+    body: file.data,
+    headers: { 'content-type': file.contentType, 'content-disposition': contentDisposition(file.name) },
+  };
+}
+
+/** `attachment; filename="…"` (ASCII), with `filename*=UTF-8''…` too when the name is not plain ASCII. */
+function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return ascii === name ? `attachment; filename="${name}"` : `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+function createMessage(world: World, me: EmulatedPerson, body: Record<string, unknown>, upload: UploadedFile | undefined, uploadScan: FileScan) {
   let room: EmulatedRoom;
   const roomId = str(body, 'roomId');
   const toPersonId = str(body, 'toPersonId');
@@ -274,7 +322,27 @@ function createMessage(world: World, me: EmulatedPerson, body: Record<string, un
   else throw new HttpProblem(400, 'A message needs roomId, toPersonId or toPersonEmail.');
   const files = Array.isArray(body.files) ? body.files.filter((f): f is string => typeof f === 'string') : undefined;
   const attachments = Array.isArray(body.attachments) ? (body.attachments as unknown[]) : undefined;
-  return world.createMessage(me, room, { text: str(body, 'text'), markdown: str(body, 'markdown'), parentId: str(body, 'parentId'), files, attachments });
+  // An uploaded file is shared as a Webex client shares one (verb `share`, with its scan state).
+  const shared: EmulatedFile[] | undefined =
+    upload === undefined
+      ? undefined
+      : [
+          {
+            name: upload.filename,
+            data: upload.data,
+            contentType: upload.contentType,
+            malwareQuarantineState: uploadScan === 'scanning' ? 'unchecked' : uploadScan === 'infected' ? 'infected' : 'safe',
+            ...(uploadScan === 'safe' ? {} : { scan: uploadScan }),
+          },
+        ];
+  return world.createMessage(me, room, {
+    text: str(body, 'text'),
+    markdown: str(body, 'markdown'),
+    parentId: str(body, 'parentId'),
+    files,
+    attachments,
+    shared,
+  });
 }
 
 function findMembership(world: World, id: string, me: EmulatedPerson): { room: EmulatedRoom; person: EmulatedPerson } {

@@ -15,7 +15,14 @@ import type { Result } from '../options.js';
 import type { ReadOptions, WebexApi } from '../rest/client.js';
 import type { AttachmentAction, Membership, Message, Person, Room } from '../rest/types.js';
 import type { RecentIds } from './dedup.js';
-import { type Activity, type ActivityData, isActivity, type MembershipEvent, type MessageDeletedEvent, type RoomEvent } from './types.js';
+import { type Activity, type ActivityData, isActivity, type JoinedEvent, type LeftEvent, type MembershipEvent, type MessageDeletedEvent, type RoomEvent } from './types.js';
+
+/** An activity taken in: its delivery once fetched, and the stop signal it was taken in under. */
+interface Job {
+  readonly activity: Activity;
+  readonly delivery: Promise<Delivery | undefined>;
+  readonly halt: AbortSignal;
+}
 
 /** A typed event to emit. */
 export type BotEvent =
@@ -23,7 +30,10 @@ export type BotEvent =
   | { readonly name: 'cardAction'; readonly payload: AttachmentAction }
   | { readonly name: 'membership'; readonly payload: MembershipEvent }
   | { readonly name: 'room'; readonly payload: RoomEvent }
-  | { readonly name: 'messageDeleted'; readonly payload: MessageDeletedEvent };
+  | { readonly name: 'messageDeleted'; readonly payload: MessageDeletedEvent }
+  /** The bot came into a room (the bot adds `say`). */
+  | { readonly name: 'joined'; readonly payload: Omit<JoinedEvent, 'say'> }
+  | { readonly name: 'left'; readonly payload: LeftEvent };
 
 /** Everything the bot does with one activity, in order: 'activity', the typed events, onMessage. */
 export interface Delivery {
@@ -38,6 +48,8 @@ export interface Delivery {
   readonly result: Result<ActivityData> | undefined;
   readonly events: readonly BotEvent[];
   readonly context: ErrorContext;
+  /** True when the activity answers a question (`claim`): its message goes to the question, not to the routes. */
+  readonly answer?: boolean;
 }
 
 export interface DispatcherDeps {
@@ -46,6 +58,11 @@ export interface DispatcherDeps {
   readonly me: () => Promise<Person>;
   readonly clusterOf: (activity: Activity) => Promise<string>;
   readonly seen: RecentIds;
+  /**
+   * True when something waits for this activity (a question's answer): it then skips its room's
+   * queue — the handler that waits for it holds that queue.
+   */
+  readonly claim?: (activity: Activity) => boolean;
   /** Enrichments (REST calls) under way at most. */
   readonly concurrency: number;
   /** Deliver activities of other bots too. */
@@ -65,18 +82,20 @@ export interface DispatcherDeps {
 /** Verbs about messages: the bot's own (and other bots') are not delivered. */
 const MESSAGE_VERBS = new Set(['post', 'share', 'delete', 'acknowledge', 'cardAction']);
 const PENDING_SHARES_MAX = 200;
+/** Rooms remembered as joined (so that 'joined' fires once a room), the oldest forgotten first. */
+const JOINED_ROOMS_MAX = 10_000;
 
 export class Dispatcher {
   /** Per room, the activities taken in, in order: each one's delivery (once fetched), and the stop signal it was taken in under. */
-  private readonly rooms = new Map<string, Array<{ readonly delivery: Promise<Delivery | undefined>; readonly halt: AbortSignal }>>();
+  private readonly rooms = new Map<string, Job[]>();
   private readonly pendingShares = new Map<string, unknown>();
-  private readonly idleWaiters: Array<() => void> = [];
+  /** The rooms the bot came into (uuids), since it started. */
+  private readonly joinedRooms = new Set<string>();
+  private readonly idleWaiters: Array<{ readonly except: ReadonlySet<Delivery>; readonly resolve: () => void }> = [];
+  /** The delivery each room's queue is running the handlers of, if any. */
+  private readonly current = new Map<string, Delivery>();
   private running = 0;
   private waiting: Array<() => void> = [];
-  /** Activities taken in and not yet delivered (or dropped). */
-  private jobs = 0;
-  /** Deliveries whose handlers are running now. */
-  private delivering = 0;
   /** Aborted by cancel(): the enrichment reads under way stop, and their activities are dropped. */
   private halt = new AbortController();
 
@@ -99,10 +118,19 @@ export class Dispatcher {
       this.deps.log('skipping %s %s: already handled', activity.verb, activity.id);
       return;
     }
-    this.jobs += 1;
     const halt = this.halt.signal;
-    const job = { delivery: this.limited(() => (halt.aborted ? Promise.resolve(undefined) : this.enrich(envelope, eventType, activity, halt))), halt };
-    const key = activity.target?.id ?? '';
+    const answer = this.deps.claim?.(activity) === true;
+    const job = {
+      activity,
+      delivery: this.limited(async () => {
+        if (halt.aborted) return undefined;
+        const delivery = await this.enrich(envelope, eventType, activity, halt);
+        return delivery && answer ? { ...delivery, answer } : delivery;
+      }),
+      halt,
+    };
+    // An answer has a queue of its own: its room's queue waits for the handler that asked.
+    const key = `${answer ? 'answer ' : ''}${activity.target?.id ?? ''}`;
     const queue = this.rooms.get(key);
     if (queue) queue.push(job);
     else {
@@ -112,15 +140,31 @@ export class Dispatcher {
     }
   }
 
-  /** Resolves once every activity taken in so far has been delivered. */
-  idle(): Promise<void> {
-    if (this.jobs === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  /**
+   * Resolves once every activity taken in so far has been delivered — but for the rooms whose
+   * handlers run `except` deliveries (handlers that wait for the caller: a stop() called from a
+   * handler), and what queues behind them.
+   */
+  idle(except: ReadonlySet<Delivery> = new Set()): Promise<void> {
+    const { handlers, undelivered } = this.pending(except);
+    if (handlers + undelivered === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push({ except, resolve }));
   }
 
-  /** What is under way: deliveries whose handlers run, and activities still being fetched or waiting for their room. */
-  pending(): { readonly handlers: number; readonly undelivered: number } {
-    return { handlers: this.delivering, undelivered: this.jobs - this.delivering };
+  /**
+   * What is under way, but for the rooms of `except` (see idle): deliveries whose handlers run,
+   * and activities still being fetched or waiting for their room.
+   */
+  pending(except: ReadonlySet<Delivery> = new Set()): { readonly handlers: number; readonly undelivered: number } {
+    let handlers = 0;
+    let undelivered = 0;
+    for (const [key, queue] of this.rooms) {
+      const running = this.current.get(key);
+      if (running !== undefined && except.has(running)) continue;
+      if (running !== undefined) handlers += 1;
+      undelivered += queue.length - (running !== undefined ? 1 : 0);
+    }
+    return { handlers, undelivered };
   }
 
   /**
@@ -134,25 +178,46 @@ export class Dispatcher {
   }
 
   /** Never rejects: whatever goes wrong with one delivery is reported, and the room goes on. */
-  private async drain(key: string, queue: Array<{ readonly delivery: Promise<Delivery | undefined>; readonly halt: AbortSignal }>): Promise<void> {
+  private async drain(key: string, queue: Job[]): Promise<void> {
     for (let job = queue[0]; job !== undefined; job = queue[0]) {
       const delivery = await job.delivery;
-      // Fetched, but the bot stopped meanwhile (cancel()): nothing is delivered after stop() gave up.
-      if (delivery && !job.halt.aborted) {
-        this.delivering += 1;
+      // The bot stopped first (cancel()): nothing is delivered after stop() gave up; what a handler would have had is reported.
+      if (job.halt.aborted) this.dropped(delivery, job.activity);
+      else if (delivery) {
+        this.current.set(key, delivery);
         try {
           await this.deps.deliver(delivery);
         } catch (error) {
           this.deps.reportError(asError(error, 'HANDLER_ERROR', `delivering ${delivery.verb} ${delivery.activity.id} failed`, delivery.context));
         } finally {
-          this.delivering -= 1;
+          this.current.delete(key);
         }
       }
       queue.shift();
-      this.jobs -= 1;
+      this.recheckIdle();
     }
     this.rooms.delete(key);
-    if (this.jobs === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** An activity dropped because the bot stopped: reported, unless it was nothing for the handlers (the bot's own, say). */
+  private dropped(delivery: Delivery | undefined, activity: Activity): void {
+    if (delivery !== undefined && delivery.events.length === 0 && delivery.result === undefined) return;
+    const roomId = delivery?.context.roomId;
+    this.deps.reportError(
+      new SparkBotError('CANCELLED', `stop(): ${activity.verb} ${activity.id} was received but not delivered: the bot stopped before ${delivery === undefined ? 'it was fetched' : 'its turn came'} (Webex does not send it again)`, {
+        context: { activityId: activity.id, verb: activity.verb, ...(roomId === undefined ? {} : { roomId }) },
+      }),
+    );
+  }
+
+  /** Resolves the idle() waits that hold now (call it when their `except` grew). */
+  recheckIdle(): void {
+    for (const waiter of [...this.idleWaiters]) {
+      const { handlers, undelivered } = this.pending(waiter.except);
+      if (handlers + undelivered > 0) continue;
+      this.idleWaiters.splice(this.idleWaiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
   }
 
   /** Runs `task` when fewer than `concurrency` are running; never rejects. */
@@ -236,22 +301,30 @@ export class Dispatcher {
           const email = object?.emailAddress;
           if (object?.objectType !== 'person' || roomId === undefined || typeof email !== 'string') return this.unsupported(base, eventType, verb);
           const memberships = await this.deps.api.memberships.list({ roomId, personEmail: email }, read).all();
-          return deliver(
-            memberships,
-            memberships.map((membership) => ({ name: 'membership', payload: { action: 'created', membership, actorId } })),
-          );
+          const events: BotEvent[] = memberships.map((membership) => ({ name: 'membership', payload: { action: 'created', membership, actorId } }));
+          if (roomUuid !== undefined && (await this.isMe(object)) && this.joins(roomUuid)) {
+            events.push({ name: 'joined', payload: { room: await this.deps.api.rooms.get(roomId, read), actorId, how: 'added' } });
+          }
+          return deliver(memberships, events);
         }
         case 'create': {
           const uuid = object?.id ?? roomUuid;
           if (uuid === undefined) return this.unsupported(base, eventType, verb);
           const room = await this.deps.api.rooms.get(id('ROOM', uuid), read);
           const memberships = await this.deps.api.memberships.list({ roomId: room.id }, read).all();
-          return deliver(memberships, [{ name: 'room', payload: { action: 'created', room, actorId } }]);
+          const events: BotEvent[] = [{ name: 'room', payload: { action: 'created', room, actorId } }];
+          if (this.joins(uuid)) events.push({ name: 'joined', payload: { room, actorId, how: 'created' } });
+          return deliver(memberships, events);
         }
         case 'leave': {
           const ref = this.membershipRef(object, roomUuid, id);
           if (!ref) return this.unsupported(base, eventType, verb);
-          return deliver(ref, [{ name: 'membership', payload: { action: 'deleted', membership: ref, actorId } }]);
+          const events: BotEvent[] = [{ name: 'membership', payload: { action: 'deleted', membership: ref, actorId } }];
+          if (roomUuid !== undefined && (await this.isMe(object))) {
+            this.joinedRooms.delete(roomUuid);
+            events.push({ name: 'left', payload: { roomId: ref.roomId, actorId } });
+          }
+          return deliver(ref, events);
         }
         case 'assignModerator':
         case 'unassignModerator':
@@ -287,6 +360,29 @@ export class Dispatcher {
       this.deps.reportError(failure);
       return { ...base, result: { ok: false, error: failure.message }, events: [] };
     }
+  }
+
+  /** True when the person of an add or leave is the bot itself. */
+  private async isMe(object: Activity['object']): Promise<boolean> {
+    const me = await this.deps.me().catch(() => undefined);
+    if (me === undefined || object === undefined) return false;
+    const uuid = typeof object.entryUUID === 'string' ? object.entryUUID : object.id;
+    const email = typeof object.emailAddress === 'string' ? object.emailAddress.toLowerCase() : undefined;
+    return uuid === uuidOf(me.id) || (email !== undefined && (me.emails ?? []).some((e) => e.toLowerCase() === email));
+  }
+
+  /**
+   * True the first time the bot comes into room `uuid` (since it last left it): 'joined' fires once
+   * a room, whether Webex says so with a create, an add, or both.
+   */
+  private joins(uuid: string): boolean {
+    if (this.joinedRooms.has(uuid)) return false;
+    this.joinedRooms.add(uuid);
+    if (this.joinedRooms.size > JOINED_ROOMS_MAX) {
+      const oldest = this.joinedRooms.values().next().value;
+      if (oldest !== undefined) this.joinedRooms.delete(oldest);
+    }
+    return true;
   }
 
   private getMessage(read: ReadOptions, messageId: string): Promise<Message> {

@@ -2,7 +2,9 @@
  * The shapes of a `conversation.activity` as Mercury delivers it (webex-protocol.md §3.2, §4).
  * Ids inside an activity are bare uuids, not the REST API's Hydra ids.
  */
-import type { AttachmentAction, CardAttachment, Membership, Message, Room } from '../rest/types.js';
+import type { AttachmentAction, Membership, Message, Room } from '../rest/types.js';
+import type { MessageContent } from '../router/content.js';
+import type { ReplyOptions } from '../router/context.js';
 
 export interface ActivityActor {
   readonly id: string;
@@ -50,19 +52,36 @@ export function isActivity(value: unknown): value is Activity {
 
 // ------------------------------------------------------------------ typed events
 
-/** What `reply()` sends: text, or any of markdown, attachments (cards) and files (URLs). */
-export type ReplyContent = string | { readonly text?: string; readonly markdown?: string; readonly attachments?: readonly CardAttachment[]; readonly files?: readonly string[] };
+/** What `reply()` sends: the same content as `bot.say` (text, or `{ text, markdown, files, card, fallbackText, parentId }`). */
+export type ReplyContent = MessageContent;
 
 /** A message as the 'message' event delivers it: the REST message, plus `reply()`. */
 export interface ReceivedMessage extends Message {
-  /** Answers in the same room, and in the same thread when the message was in one. */
-  reply(content: ReplyContent): Promise<Message>;
+  /** Answers in the same room, and in the same thread when the message was in one; `{ thread: true }` starts a thread under it. */
+  reply(content: MessageContent, options?: ReplyOptions): Promise<Message>;
 }
 
 /** An Adaptive Card submit as the 'cardAction' event delivers it: the REST attachment action, plus `reply()`. */
 export interface ReceivedCardAction extends AttachmentAction {
-  /** Answers in the room of the card (not in a thread: Webex refuses thread replies to card actions). */
-  reply(content: ReplyContent): Promise<Message>;
+  /** Answers in the room of the card; `{ thread: true }` in a thread under the card's message. */
+  reply(content: MessageContent, options?: ReplyOptions): Promise<Message>;
+}
+
+/** The bot came into a room: `how` it happened, and `say()` to post there. */
+export interface JoinedEvent {
+  readonly room: Room;
+  /** Who added it, or created the room with it (Hydra id). */
+  readonly actorId: string;
+  readonly how: 'added' | 'created';
+  /** Posts in that room. */
+  say(content: MessageContent): Promise<Message>;
+}
+
+/** The bot is no longer in a room (its details cannot be fetched any more: the room's id only). */
+export interface LeftEvent {
+  readonly roomId: string;
+  /** Who removed it (the bot's own id when it left). */
+  readonly actorId: string;
 }
 
 /** A membership that is gone or was only seen: what the activity tells, with Hydra ids. */

@@ -6,8 +6,10 @@
  * carrying the status, Webex's tracking id and the message of the body.
  */
 import { inspect } from 'node:util';
+import { realClock, type Clock } from '../clock.js';
 import { ApiError, SparkBotError } from '../errors.js';
 import type { Http, HttpRequest, HttpResult } from '../http.js';
+import { download, planUpload, stream, type ContentsDeps } from './files.js';
 import type { Outbox } from './outbox.js';
 import { paged, parseLinkHeader, restoreDroppedParams, type Paged } from './paging.js';
 import { problemWith, problemWithPage, SHAPES, type Shape } from './shapes.js';
@@ -19,10 +21,15 @@ import type {
   CreateRoom,
   CreateTeamMembership,
   CreateWebhook,
+  DownloadedFile,
+  DownloadOptions,
+  FileStream,
   Membership,
   Message,
   Person,
   Room,
+  SendOptions,
+  StreamOptions,
   Team,
   TeamMembership,
   Webhook,
@@ -32,6 +39,10 @@ export type Query = Readonly<Record<string, string | number | boolean | undefine
 
 export interface RequestOptions {
   readonly json?: unknown;
+  /** A multipart/form-data body instead of `json` (a FormData; Node's own). */
+  readonly form?: FormData;
+  /** ms before the call is abandoned, instead of `requestTimeout`. */
+  readonly timeout?: number;
   readonly searchParams?: Query;
   readonly signal?: AbortSignal;
   /**
@@ -65,6 +76,8 @@ export interface RestDeps {
   readonly http: Http;
   readonly outbox: Outbox;
   readonly apiUrl: string;
+  /** The bot's clock, for the waits of downloads (a file being scanned); default: real timers. */
+  readonly clock?: Clock;
 }
 
 /** The operations of a REST collection such as `rooms`. */
@@ -86,8 +99,14 @@ export class WebexApi {
 
   readonly messages: {
     get(messageId: string, options?: ReadOptions): Promise<Message>;
-    /** `roomId` or `toPersonId`/`toPersonEmail`; `text` and/or `markdown`; `files` (URLs); `attachments` (cards); `parentId` to reply in a thread. */
-    create(message: CreateMessage): Promise<Message>;
+    /**
+     * `roomId` or `toPersonId`/`toPersonEmail`; `text` and/or `markdown`; `files`: one file, a
+     * public URL or a local path, bytes or a stream (sent as multipart/form-data); `attachments`
+     * (cards; not with a local file); `parentId` to reply in a thread. Rejects with
+     * INVALID_CONTENT, nothing sent, for two files, a card with a local file, a file that cannot be
+     * read or one larger than 100 MiB.
+     */
+    create(message: CreateMessage, options?: SendOptions): Promise<Message>;
     /** Group rooms need `mentionedPeople: 'me'` for bots (Webex answers 403 otherwise). */
     list(query: { roomId: string; mentionedPeople?: string; parentId?: string; before?: string; beforeMessage?: string; max?: number }, options?: ListOptions): Paged<Message>;
     update(messageId: string, body: { roomId: string; text?: string; markdown?: string }): Promise<Message>;
@@ -105,6 +124,18 @@ export class WebexApi {
     create(action: CreateAttachmentAction): Promise<AttachmentAction>;
   };
 
+  /** The files of messages (`message.files`): downloads from apiUrl's origin, through Webex's malware scan. */
+  readonly contents: {
+    /**
+     * The whole file in memory, at most `maxSize` bytes (default maxResponseSize, 8 MiB). Waits
+     * while Webex scans it (423, up to `scanWait`, then FILE_SCANNING); FILE_INFECTED (410);
+     * FILE_UNSCANNABLE (428) unless `allowUnscannable`.
+     */
+    download(url: string, options?: DownloadOptions): Promise<DownloadedFile>;
+    /** The file as a Readable, once its headers came: as download() for the scan; each wait for data is bounded by `idleTimeout`. */
+    stream(url: string, options?: StreamOptions): Promise<FileStream>;
+  };
+
   private readonly base: string;
 
   constructor(private readonly deps: RestDeps) {
@@ -116,7 +147,13 @@ export class WebexApi {
     };
     this.messages = {
       get: async (id, options) => this.typed<Message>(SHAPES.message, 'GET', `messages/${encodeId(id, 'messageId')}`, readOptions(options)),
-      create: async (message) => this.typed<Message>(SHAPES.message, 'POST', 'messages', { json: message }),
+      create: async (message, options) => {
+        // Synchronous up to the outbox: the call takes its place among the writes now.
+        const form = planUpload(message);
+        const sendOptions = sendOptionsOf(options);
+        if (form === undefined) return this.typed<Message>(SHAPES.message, 'POST', 'messages', { json: message, ...sendOptions });
+        return this.typed<Message>(SHAPES.message, 'POST', 'messages', { ...sendOptions }, form);
+      },
       list: (query, options) => this.list<Message>('messages', query, SHAPES.message, options),
       update: async (id, body) => this.typed<Message>(SHAPES.message, 'PUT', `messages/${encodeId(id, 'messageId')}`, { json: body }),
       delete: async (id) => this.request<void>('DELETE', `messages/${encodeId(id, 'messageId')}`),
@@ -129,6 +166,11 @@ export class WebexApi {
     this.attachmentActions = {
       get: async (id, options) => this.typed<AttachmentAction>(SHAPES.attachmentAction, 'GET', `attachment/actions/${encodeId(id, 'actionId')}`, readOptions(options)),
       create: async (action) => this.typed<AttachmentAction>(SHAPES.attachmentAction, 'POST', 'attachment/actions', { json: action }),
+    };
+    const contents: ContentsDeps = { http: deps.http, outbox: deps.outbox, base: this.base, clock: deps.clock ?? realClock };
+    this.contents = {
+      download: async (url, options) => download(contents, url, options),
+      stream: async (url, options) => stream(contents, url, options),
     };
   }
 
@@ -150,8 +192,8 @@ export class WebexApi {
   }
 
   /** A call whose answer must be `shape` (a 2xx answer that is not is an API_ERROR naming the route and what was wrong). */
-  private async typed<T>(shape: Shape, method: HttpRequest['method'], path: string, options: RequestOptions = {}): Promise<T> {
-    const result = await this.exchange<T>(method, path, options);
+  private async typed<T>(shape: Shape, method: HttpRequest['method'], path: string, options: RequestOptions = {}, form?: HttpRequest['form']): Promise<T> {
+    const result = await this.exchange<T>(method, path, options, form);
     const problem = problemWith(result.body, result.text, shape);
     if (problem !== undefined) throw this.unexpected(method, path, result.status, `expected ${shape.what}, ${problem}`);
     return result.body as T;
@@ -167,14 +209,16 @@ export class WebexApi {
     return /^https?:\/\//.test(path) ? path : `${this.base}/${path.replace(/^\/+/, '')}`;
   }
 
-  private async exchange<T>(method: HttpRequest['method'], path: string, options: RequestOptions): Promise<HttpResult<T>> {
+  private async exchange<T>(method: HttpRequest['method'], path: string, options: RequestOptions, form: HttpRequest['form'] = options.form): Promise<HttpResult<T>> {
     const url = this.urlOf(path);
     const searchParams = definedParams(options.searchParams);
     const retries = retriesOf(options.retries);
+    const timeout = timeoutOf(options.timeout);
     const req: HttpRequest = {
       method,
       url,
-      ...(options.json === undefined ? {} : { json: options.json }),
+      ...(form !== undefined ? { form } : options.json === undefined ? {} : { json: options.json }),
+      ...(timeout === undefined ? {} : { timeout }),
       ...(searchParams === undefined ? {} : { searchParams }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
@@ -254,6 +298,24 @@ function routeOf(url: string, base: string): string {
   const bare = url.split('?')[0] ?? url;
   return bare.startsWith(`${base}/`) ? bare.slice(base.length + 1) : bare;
 }
+
+/** `timeout` and `signal` of messages.create's options. */
+function sendOptionsOf(options: SendOptions | undefined): RequestOptions {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null) throw new SparkBotError('INVALID_OPTION', `the options of messages.create() must be an object, got ${options === null ? 'null' : typeof options}`);
+  return {
+    ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
+}
+
+/** The `timeout` of a request: ms, at least 1. */
+function timeoutOf(timeout: number | undefined): number | undefined {
+  if (timeout === undefined) return undefined;
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 1) throw new SparkBotError('INVALID_OPTION', `timeout must be a number of milliseconds, at least 1, got ${String(timeout)}`);
+  return timeout;
+}
+
 
 /** The `retries` of a request: a whole number from 0 to 10. */
 function retriesOf(retries: number | undefined): number {

@@ -57,6 +57,59 @@ export interface CreateMessage {
   readonly attachments?: readonly unknown[];
 }
 
+/** Options of `messages.create`. */
+export interface SendOptions {
+  /**
+   * ms before the call is abandoned, instead of `requestTimeout`: the whole exchange, reading the
+   * file to upload included (a large upload on a slow link may need more than the default 30 s).
+   */
+  readonly timeout?: number;
+  /** Aborts the call; a write aborted in flight may still have happened. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of `contents.download()` and `contents.stream()`. */
+export interface DownloadOptions {
+  /** Download a file Webex could not scan for malware (HTTP 428) anyway: adds `?allow=unscannable`. */
+  readonly allowUnscannable?: boolean;
+  /**
+   * Bytes at most. `download()`: default `maxResponseSize` (8 MiB); a larger file is not read
+   * further (an API_ERROR saying so). `stream()`: no bound unless given.
+   */
+  readonly maxSize?: number;
+  /** ms to wait at most, in all, for Webex's malware scan (HTTP 423 Locked) before FILE_SCANNING; default 60000. */
+  readonly scanWait?: number;
+  /** ms for each request instead of `requestTimeout`: `download()`, the whole exchange; `stream()`, until the headers. */
+  readonly timeout?: number;
+  /** Aborts the download (and a stream being read). */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of `contents.stream()`. */
+export interface StreamOptions extends DownloadOptions {
+  /** ms the body may go without bringing data while the stream is read (default `requestTimeout`). */
+  readonly idleTimeout?: number;
+}
+
+/** A downloaded file. */
+export interface DownloadedFile {
+  readonly data: Buffer;
+  /** From Content-Disposition, else the URL; never with a directory part. */
+  readonly filename: string;
+  readonly contentType: string;
+  /** Bytes (of `data`). */
+  readonly size: number;
+}
+
+/** A file being downloaded: read `stream` to its end, or destroy it. */
+export interface FileStream {
+  readonly stream: import('node:stream').Readable;
+  readonly filename: string;
+  readonly contentType: string;
+  /** Bytes, from Content-Length; undefined when the answer does not say. */
+  readonly size: number | undefined;
+}
+
 export interface Room {
   readonly id: string;
   readonly title: string;

@@ -1,0 +1,65 @@
+/**
+ * A ready middleware for the most common access rule: only people of given email domains, or on
+ * a given list, may use the bot (the Webex framework's `restrictedToEmailDomains`). Others get a
+ * polite answer, once per message or card submit, and their events stop there.
+ *
+ *   bot.use(restrictTo({ domains: ['example.com'], emails: ['partner@else.org'] }));
+ */
+import { SparkBotError } from '../errors.js';
+import type { MessageContent } from './content.js';
+import type { Context, Middleware } from './context.js';
+
+export interface AccessRule {
+  /** Email domains whose people may use the bot, e.g. `['example.com']` (exactly that domain, not its subdomains; case does not matter). */
+  readonly domains?: readonly string[];
+  /** Email addresses that may use the bot besides (case does not matter). */
+  readonly emails?: readonly string[];
+  /** What the others are told (`false`: nothing). Default: "Sorry, I can only help people of <domains>." */
+  readonly message?: MessageContent | false;
+}
+
+/** People whose email is looked up (card submits carry no email), kept at most. */
+const EMAILS_KEPT = 1_000;
+
+export function restrictTo(rule: AccessRule): Middleware {
+  if (typeof rule !== 'object' || rule === null) throw new SparkBotError('INVALID_OPTION', 'restrictTo(rule): rule must be { domains?, emails?, message? }');
+  const domains = new Set(list(rule.domains, 'domains').map((d) => d.replace(/^@/, '')));
+  const emails = new Set(list(rule.emails, 'emails'));
+  if (domains.size === 0 && emails.size === 0) throw new SparkBotError('INVALID_OPTION', 'restrictTo(rule): give at least one of domains or emails (else nobody could use the bot)');
+  const refusal = rule.message ?? `Sorry, I can only help ${describe(domains, emails)}.`;
+  const known = new Map<string, string>();
+
+  const emailOf = async (context: Context): Promise<string | undefined> => {
+    if (context.personEmail !== undefined) return context.personEmail;
+    const cached = known.get(context.personId);
+    if (cached !== undefined) return cached;
+    const person = await context.api.people.get(context.personId);
+    const email = person.emails[0];
+    if (email !== undefined) {
+      known.set(context.personId, email);
+      if (known.size > EMAILS_KEPT) known.delete(known.keys().next().value ?? '');
+    }
+    return email;
+  };
+
+  return async (context, next) => {
+    const email = (await emailOf(context))?.toLowerCase();
+    const allowed = email !== undefined && (emails.has(email) || domains.has(email.slice(email.lastIndexOf('@') + 1)));
+    if (allowed) return next();
+    if (refusal !== false) await context.reply(refusal);
+  };
+}
+
+function list(value: readonly string[] | undefined, name: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item.trim() === '')) {
+    throw new SparkBotError('INVALID_OPTION', `restrictTo(rule): ${name} must be a list of non-empty strings`);
+  }
+  return value.map((item) => item.trim().toLowerCase());
+}
+
+function describe(domains: ReadonlySet<string>, emails: ReadonlySet<string>): string {
+  if (domains.size === 0) return 'a few people';
+  const names = [...domains].map((d) => `@${d}`);
+  return `people with ${names.length === 1 ? 'an' : 'a'} ${names.join(' or ')} address`;
+}

@@ -1,0 +1,127 @@
+/**
+ * What the bot does with a message or a card submit once its events have fired: it answers a
+ * question waiting for it (`ctx.ask`), or builds the handler's context and hands it to the router
+ * (middleware, then routes). Also `bot.say` and the `reply` of everything received.
+ */
+import type { Clock } from '../clock.js';
+import type { Activity, ReceivedCardAction, ReceivedMessage } from '../events/types.js';
+import type { WebexApi } from '../rest/client.js';
+import type { AttachmentAction, Message, Person } from '../rest/types.js';
+import { Asks, DEFAULT_ASK_TIMEOUT } from './ask.js';
+import { messageFields, targetFields, type MessageContent, type Target } from './content.js';
+import type { ActionContext, AskOptions, BaseContext, MessageContext, ReplyOptions } from './context.js';
+import { stripMention } from './mention.js';
+import { Router } from './router.js';
+import type { BotStorage } from './storage.js';
+
+export interface HandlingDeps {
+  readonly api: WebexApi;
+  readonly storage: BotStorage;
+  readonly clock: Clock;
+  /** The bot's own person, once known. */
+  readonly me: () => Person | undefined;
+}
+
+/** Where a received object answers: its room, the thread it is in, and the message a new thread would hang under. */
+interface Origin {
+  readonly roomId: string;
+  readonly parentId: string | undefined;
+  readonly threadRoot: string | undefined;
+}
+
+export class Handling {
+  readonly router = new Router();
+  readonly asks: Asks;
+
+  constructor(private readonly deps: HandlingDeps) {
+    this.asks = new Asks(deps.clock);
+  }
+
+  /** Posts `content` at `target` (`bot.say`). */
+  say(target: Target, content: MessageContent): Promise<Message> {
+    return this.post({ ...targetFields(target), ...messageFields(content) });
+  }
+
+  /** `message` with its non-enumerable `reply(content, { thread })`, answering where it came from. */
+  receivedMessage(message: Message): ReceivedMessage {
+    return this.withReply(message, { roomId: message.roomId, parentId: message.parentId, threadRoot: message.id });
+  }
+
+  /** `action` with its `reply`: in the card's room, or `{ thread: true }` under the card's message. */
+  receivedAction(action: AttachmentAction): ReceivedCardAction {
+    return this.withReply(action, { roomId: action.roomId, parentId: undefined, threadRoot: action.messageId });
+  }
+
+  /** Routes a message (middleware, then the first matching route, help or otherwise). */
+  async message(message: ReceivedMessage, activity: Activity): Promise<void> {
+    const origin = { roomId: message.roomId, parentId: message.parentId, threadRoot: message.id };
+    const context: MessageContext = {
+      ...this.base(origin, message.personId, message.personEmail, activity),
+      kind: 'message',
+      message,
+      text: stripMention(message, this.deps.me()),
+      match: Object.assign([] as string[], { index: 0, input: '' }) as RegExpMatchArray,
+      args: [],
+      rest: '',
+    };
+    await this.router.handleMessage(context, (markdown) => message.reply({ markdown }));
+  }
+
+  /** Routes a card submit; false when no action route took it (nor a middleware stopped it). */
+  cardAction(action: ReceivedCardAction, activity: Activity): Promise<boolean> {
+    const origin = { roomId: action.roomId, parentId: undefined, threadRoot: action.messageId };
+    const context: ActionContext = {
+      ...this.base(origin, action.personId, undefined, activity),
+      kind: 'cardAction',
+      action,
+      inputs: typeof action.inputs === 'object' && action.inputs !== null ? action.inputs : {},
+    };
+    return this.router.handleAction(context);
+  }
+
+  private base(origin: Origin, personId: string, personEmail: string | undefined, activity: Activity): BaseContext {
+    const room = this.deps.storage.room(origin.roomId);
+    const reply = (content: MessageContent, options?: ReplyOptions) => this.reply(origin, content, options, 'reply(content)');
+    return {
+      roomId: origin.roomId,
+      personId,
+      personEmail,
+      activity,
+      storage: room,
+      api: this.deps.api,
+      say: (content) => this.post({ roomId: origin.roomId, ...messageFields(content, 'say(content)') }),
+      reply,
+      ask: (content, options) => this.ask(origin, personId, content, options),
+    };
+  }
+
+  private async ask(origin: Origin, personId: string, content: MessageContent, options: AskOptions = {}): Promise<ReceivedMessage> {
+    // Checked before anything waits: a bad question is an error now, not a question that never comes.
+    const fields = { roomId: origin.roomId, ...messageFields(content, 'ask(content)', origin.parentId) };
+    const waiting = this.asks.wait({ roomId: origin.roomId, personId, threadId: origin.parentId }, options.timeout ?? DEFAULT_ASK_TIMEOUT);
+    try {
+      const question = await this.post(fields);
+      // At the top level, an answer in a thread under the question counts too.
+      if (origin.parentId === undefined) waiting.alsoIn(question.id);
+    } catch (error) {
+      waiting.cancel(error as never);
+      void waiting.answer.catch(() => undefined);
+      throw error;
+    }
+    return waiting.answer;
+  }
+
+  private reply(origin: Origin, content: MessageContent, options: ReplyOptions | undefined, where: string): Promise<Message> {
+    const thread = origin.parentId ?? (options?.thread === true ? origin.threadRoot : undefined);
+    return this.post({ roomId: origin.roomId, ...messageFields(content, where, thread) });
+  }
+
+  private post(message: Parameters<WebexApi['messages']['create']>[0]): Promise<Message> {
+    return this.deps.api.messages.create(message);
+  }
+
+  private withReply<T extends Message | AttachmentAction>(object: T, origin: Origin): T & { reply(content: MessageContent, options?: ReplyOptions): Promise<Message> } {
+    const reply = (content: MessageContent, options?: ReplyOptions) => this.reply(origin, content, options, 'reply(content)');
+    return Object.defineProperty(object, 'reply', { value: reply, enumerable: false, configurable: true }) as T & { reply: typeof reply };
+  }
+}
