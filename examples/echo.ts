@@ -4,10 +4,8 @@ import { isMain, runExample } from './run.js';
 
 export function echoBot(options: SparkBotOptions<SparkBot>): SparkBot {
   const bot = new SparkBot(options);
-  bot.on('message', async (message) => {
-    await message.reply(`echo: ${message.text ?? ''}`);
-  });
+  bot.otherwise(({ text, reply }) => reply(`echo: ${text}`));
   return bot;
 }
 
-if (isMain(import.meta.url)) await runExample(echoBot);
+if (isMain(import.meta.url)) await runExample(echoBot, ['hello', 'how are you?']);
