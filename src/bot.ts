@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import { createActor, type Actor, type SnapshotFrom, type StateValue } from 'xstate';
 import { type Clock, realClock } from './clock.js';
+import { createDeadline, type Deadline } from './deadline.js';
 import { connectionMachine, type ConnectionStateName, type DeviceRef, type Failure } from '../machines/connection.js';
 import { createDeviceActor } from './actors/device.js';
 import { createSocketActor } from './actors/socket.js';
@@ -18,7 +19,7 @@ import { DEFAULT_DEDUP_WINDOW, RecentIds } from './events/dedup.js';
 import { type Delivery, Dispatcher } from './events/dispatcher.js';
 import type { Activity, JoinedEvent, LeftEvent, MembershipEvent, MessageDeletedEvent, ReceivedCardAction, ReceivedMessage, RoomEvent } from './events/types.js';
 import { Http } from './http.js';
-import { createLog, type Log, type Logger, Redactor } from './log.js';
+import { createLog, type Log, type Logger, Redactor, UnheardProblems } from './log.js';
 import { resolveOptions, type SparkBotOptions } from './options.js';
 import { proxyFromEnvironment } from './proxy.js';
 import { WebexApi } from './rest/client.js';
@@ -59,8 +60,6 @@ export interface SparkBotEvents {
 const SEEN_WRITE_DELAY = 200;
 /** ms between two writes of the handled ids at least (the window holds up to 50 000 of them). */
 const SEEN_WRITE_INTERVAL = 1_000;
-/** ms during which repeated problems of one code, with no listener, are not printed again. */
-const REPEAT_QUIET = 60_000;
 
 const FAILURE_CODES: Record<string, SparkBotErrorCode> = {
   unauthorized: 'UNAUTHORIZED',
@@ -76,16 +75,6 @@ type ConnectionActor = Actor<typeof connectionMachine>;
 interface ClosingSocket {
   readonly closed: Promise<void>;
   terminate(): void;
-}
-
-/** A point in the bot's clock time that work races against. */
-interface Deadline {
-  /** True when `work` finished before the deadline; false at the deadline (at once when it has passed). */
-  race(work: Promise<void>): Promise<boolean>;
-  /** Makes the deadline come at the latest `ms` from now. */
-  bringForward(ms: number): void;
-  passed(): boolean;
-  cancel(): void;
 }
 
 /** A stop() under way: its promise, and its deadline (which a later stop() may bring forward). */
@@ -148,11 +137,11 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private seenWrittenAt = 0;
   private readonly redactor = new Redactor();
   private readonly log: Log;
-  /** The `logger` option: where problems nobody listens to go, instead of process warnings. */
+  /** The `logger` option, for state changes. */
   private readonly logger: Logger | undefined;
+  /** Where the errors and warnings nobody listens to go: the logger, or process warnings; rate-limited. */
+  private readonly unheard: UnheardProblems;
   private readonly closing = new Set<ClosingSocket>();
-  /** Problems reported with no listener, by event and code: when one was last printed, and how many were not since. */
-  private readonly quiet = new Map<string, { at: number; suppressed: number }>();
   /** Registrations stop() interrupted, still under way (see the device actor's `abandoned`). */
   private readonly abandoned = new Set<{ readonly settled: Promise<void>; readonly cancel: () => void }>();
   /** A device such a registration brought after stop() began: saved, and deleted by stop({ unregister }). */
@@ -175,6 +164,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     this.redactor.add(opts.token);
     this.log = createLog('bot', this.redactor, opts.logger);
     this.logger = opts.logger;
+    this.unheard = new UnheardProblems(opts.logger);
     const clock = opts.clock ?? realClock;
     this.clock = clock;
     this.stopTimeout = opts.stopTimeout;
@@ -453,7 +443,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       if (options.unregister) this.unregisterAfterStop = true;
       return this.stopping.promise;
     }
-    const deadline = this.deadline(timeout);
+    const deadline = createDeadline(this.clock, timeout);
     const shutdown: Shutdown = {
       deadline,
       promise: this.shutdown(deadline, timeout, options.unregister === true).finally(() => {
@@ -528,35 +518,6 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     };
     this.abandoned.add(entry);
     void entry.settled.finally(() => this.abandoned.delete(entry));
-  }
-
-  /** A deadline `ms` of the bot's clock away, which bringForward() can move closer. */
-  private deadline(ms: number): Deadline {
-    const timers: unknown[] = [];
-    let expire!: (value: false) => void;
-    const expired = new Promise<false>((resolve) => {
-      expire = resolve;
-    });
-    let passed = false;
-    const bringForward = (after: number) => {
-      if (passed) return;
-      timers.push(
-        this.clock.setTimeout(() => {
-          passed = true;
-          for (const timer of timers) this.clock.clearTimeout(timer);
-          expire(false);
-        }, after),
-      );
-    };
-    bringForward(ms);
-    return {
-      race: (work) => (passed ? Promise.resolve(false) : Promise.race([work.then(() => true as const), expired])),
-      bringForward,
-      passed: () => passed,
-      cancel: () => {
-        for (const timer of timers) this.clock.clearTimeout(timer);
-      },
-    };
   }
 
   private async unregister(device: DeviceRef, deadline: Deadline, timeout: number): Promise<void> {
@@ -784,31 +745,10 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       void this.deliver(event, problem.context, problem);
       return;
     }
-    this.printQuietly(event, problem.code, problem.message);
+    this.unheard.print(event, problem.code, problem.message);
   }
 
-  /**
-   * A process warning (code `SPARKBOT_<code>`), unless one of the same event and code was printed
-   * less than REPEAT_QUIET ago: then it is only counted, and the next one printed says how many.
-   */
-  private printQuietly(event: 'error' | 'warning', code: SparkBotErrorCode, message: string): void {
-    const now = Date.now();
-    const logger = this.logger;
-    const kind = `${event} ${code}`;
-    const last = this.quiet.get(kind);
-    if (last !== undefined && now - last.at < REPEAT_QUIET) {
-      last.suppressed += 1;
-      return;
-    }
-    this.quiet.set(kind, { at: now, suppressed: 0 });
-    const more =
-      last !== undefined && last.suppressed > 0
-        ? ` (${last.suppressed} more like it were not printed in the minute after the one ${Math.round((now - last.at) / 1000)} s ago; listen to the bot's '${event}' event, or set DEBUG=sparkbot:*, to see each)`
-        : '';
-    if (logger === undefined) process.emitWarning(`${message}${more}`, { code: `SPARKBOT_${code}` });
-    else if (event === 'error') logger.error(`sparkbot ${code}: ${message}${more}`);
-    else logger.warn(`sparkbot ${code}: ${message}${more}`);
-  }
+
 
   /**
    * Calls each listener on its own: one that throws or rejects is reported as HANDLER_ERROR and
@@ -833,7 +773,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       // Reporting it on 'error' again would feed the same listener: print it instead.
       this.redactor.error(failure);
       this.log('%s', failure.message);
-      this.printQuietly('error', 'HANDLER_ERROR', failure.message);
+      this.unheard.print('error', 'HANDLER_ERROR', failure.message);
       return;
     }
     this.reportError(failure);

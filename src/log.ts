@@ -152,3 +152,39 @@ export function createLog(area: string, redactor: Redactor, logger?: Logger): Lo
   };
   return (formatter, ...args) => debug(formatter, ...args);
 }
+
+/** ms during which repeated problems of one kind, with no listener, are not printed again. */
+const REPEAT_QUIET = 60_000;
+
+/**
+ * Errors and warnings no listener takes: printed as process warnings (code `SPARKBOT_<code>`), or
+ * given to the logger — at most one a minute of each event and code (a server sending bad frames
+ * must not flood stderr); the next one printed says how many were not. The caller redacts.
+ */
+export class UnheardProblems {
+  /** By event and code: when one was last printed, and how many were not since. */
+  private readonly quiet = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly logger: Logger | undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  print(event: 'error' | 'warning', code: string, message: string): void {
+    const now = this.now();
+    const kind = `${event} ${code}`;
+    const last = this.quiet.get(kind);
+    if (last !== undefined && now - last.at < REPEAT_QUIET) {
+      last.suppressed += 1;
+      return;
+    }
+    this.quiet.set(kind, { at: now, suppressed: 0 });
+    const more =
+      last !== undefined && last.suppressed > 0
+        ? ` (${last.suppressed} more like it were not printed in the minute after the one ${Math.round((now - last.at) / 1000)} s ago; listen to the bot's '${event}' event, or set DEBUG=sparkbot:*, to see each)`
+        : '';
+    if (this.logger === undefined) process.emitWarning(`${message}${more}`, { code: `SPARKBOT_${code}` });
+    else if (event === 'error') this.logger.error(`sparkbot ${code}: ${message}${more}`);
+    else this.logger.warn(`sparkbot ${code}: ${message}${more}`);
+  }
+}

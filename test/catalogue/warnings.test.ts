@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SparkBot } from '../../src/index.js';
+import { UnheardProblems } from '../../src/log.js';
 import { defer, startEmulator, tempDir } from '../support/helpers.js';
 import { TestClock } from '../support/test-clock.js';
 import { join } from 'node:path';
@@ -28,4 +29,20 @@ test('50 unusable frames with no warning listener print one process warning, not
   await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
   assert.deepEqual(printed, [{ code: 'SPARKBOT_INVALID_FRAME', message: 'ignored an unusable frame: frame is not JSON ("garbage 0")' }], 'one line, the first');
   assert.equal(bot.state, 'open');
+});
+
+test('repeated problems: the first is printed, the rest of that minute counted, and the next one printed says how many were not', () => {
+  let now = 0;
+  const warned: string[] = [];
+  const unheard = new UnheardProblems({ debug: () => undefined, info: () => undefined, warn: (m) => warned.push(m), error: (m) => warned.push(`error: ${m}`) }, () => now);
+  for (let n = 0; n < 5; n++) unheard.print('warning', 'INVALID_FRAME', `bad frame ${n}`);
+  unheard.print('error', 'API_ERROR', 'another kind is printed');
+  now = 61_000;
+  unheard.print('warning', 'INVALID_FRAME', 'bad frame 5');
+  unheard.print('warning', 'INVALID_FRAME', 'bad frame 6');
+  assert.deepEqual(warned, [
+    'sparkbot INVALID_FRAME: bad frame 0',
+    'error: sparkbot API_ERROR: another kind is printed',
+    "sparkbot INVALID_FRAME: bad frame 5 (4 more like it were not printed in the minute after the one 61 s ago; listen to the bot's 'warning' event, or set DEBUG=sparkbot:*, to see each)",
+  ]);
 });
