@@ -35,7 +35,8 @@ export function standupBot(options: SparkBotOptions<SparkBot>): SparkBot {
       const yesterday = await ask('What did you do yesterday?', { timeout: 10 * 60_000 });
       const today = await ask('And what will you do today?', { timeout: 10 * 60_000 });
       const entry: Entry = { who: personEmail ?? '?', yesterday: yesterday.text ?? '', today: today.text ?? '' };
-      await storage.set('standup', [...((await storage.get<Entry[]>('standup')) ?? []), entry]);
+      // update, not get-then-set: two people may finish their standup at once.
+      await storage.update<Entry[]>('standup', (entries = []) => [...entries, entry]);
       await reply({ markdown: `Thanks! **Yesterday:** ${entry.yesterday} — **today:** ${entry.today}` }, { thread: true });
       await say({ card: moodCard, fallbackText: 'How do you feel about today? (your Webex client shows a card)' });
     },

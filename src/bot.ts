@@ -198,7 +198,17 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     });
     this.api = new WebexApi({ http, outbox: this.outbox, apiUrl: opts.apiUrl, clock });
     this.storage = createStorage(opts.storage ?? memoryStorage());
-    this.handling = new Handling({ api: this.api, storage: this.storage, clock, me: () => this.person });
+    this.handling = new Handling({
+      api: this.api,
+      storage: this.storage,
+      clock,
+      me: () => this.person,
+      detach: () => {
+        const delivery = this.inHandler.getStore();
+        if (delivery !== undefined) this.dispatcher.release(delivery);
+      },
+      stopping: () => this.stopRequested || this.stopping !== undefined,
+    });
     this.store = createStore(opts.lastConn, {
       log: createLog('store', this.redactor, opts.logger),
       warn: (message, cause) => this.reportWarning(new SparkBotError('STORE_ERROR', message, { cause })),
@@ -399,7 +409,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
    * Handles Adaptive Card submits whose data carries `{ action: id }` (the `data` of the card's
    * `Action.Submit`); `Inputs` types `ctx.inputs`. Submits no action takes go to 'cardAction'.
    */
-  action<Inputs extends Record<string, unknown> = Record<string, unknown>>(id: string, handler: ActionHandler<Inputs>): this {
+  action<Inputs extends object = Record<string, unknown>>(id: string, handler: ActionHandler<Inputs>): this {
     this.handling.router.action(id, handler);
     return this;
   }
@@ -425,7 +435,9 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
    * and the promise resolves — from any interleaving of start() and stop() calls. Calling it
    * again while it runs returns the same promise (a shorter `timeout` brings the deadline
    * forward, and a start() made meanwhile is cancelled: it rejects with STOPPED); calling it when
-   * stopped resolves at once.
+   * stopped resolves at once. Called from a handler (in its async context: what the handler awaits,
+   * and the timers and promises it starts), it does not wait for that handler — which waits for
+   * it — and the events queued behind that handler in its room are dropped, each reported.
    */
   stop(options: { unregister?: boolean; timeout?: number } = {}): Promise<void> {
     const timeout = options.timeout ?? this.stopTimeout;
@@ -676,7 +688,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     const why = snapshot.context.lastError && state !== 'open' ? ` (${snapshot.context.lastError})` : '';
     this.log('state %s -> %s%s', previous, state, why);
     this.logger?.info(this.redactor.redact(`sparkbot: ${previous} -> ${state}${why}`));
-    void this.deliver('state', undefined, state, previous);
+    this.inHandler.exit(() => void this.deliver('state', undefined, state, previous));
     if (state === 'open') {
       const waiter = this.startWaiter;
       if (waiter) {
@@ -742,7 +754,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     this.redactor.error(problem);
     this.log('%s %s: %s', event, problem.code, problem.message);
     if (this.listenerCount(event) > 0) {
-      void this.deliver(event, problem.context, problem);
+      // Outside any handler's context: a stop() from an 'error' listener is no handler's own.
+      this.inHandler.exit(() => void this.deliver(event, problem.context, problem));
       return;
     }
     this.unheard.print(event, problem.code, problem.message);

@@ -382,10 +382,18 @@ export class Http {
     const reader = response.body.getReader();
     let size = 0;
     let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => stream.destroy(req.signal?.reason instanceof Error ? req.signal.reason : new Error(String(req.signal?.reason)));
+    // An error destroys the stream with it only when someone listens: an 'error' nobody listens to
+    // would crash the process (the caller may not have attached its handlers yet). Without one, the
+    // stream just closes before its end (a pipeline then says ERR_STREAM_PREMATURE_CLOSE).
+    const fail = (error: Error) => {
+      if (stream.destroyed) return;
+      if (stream.listenerCount('error') > 0) stream.destroy(error);
+      else stream.destroy();
+    };
+    const onAbort = () => fail(req.signal?.reason instanceof Error ? req.signal.reason : new Error(String(req.signal?.reason)));
     const stream = new Readable({
       read() {
-        timer = setTimeout(() => stream.destroy(failure('was abandoned', `its body brought no data for ${idle} ms (idleTimeout); it was not read further`)), idle);
+        timer = setTimeout(() => fail(failure('was abandoned', `its body brought no data for ${idle} ms (idleTimeout); it was not read further`)), idle);
         timer.unref();
         reader.read().then(
           ({ done, value }) => {
@@ -397,14 +405,14 @@ export class Http {
             }
             size += value.byteLength;
             if (size > max) {
-              stream.destroy(failure('was abandoned', `its body is larger than maxSize (${max} bytes); it was not read further — ${req.maxSizeHint ?? 'pass a larger maxSize'}`));
+              fail(failure('was abandoned', `its body is larger than maxSize (${max} bytes); it was not read further — ${req.maxSizeHint ?? 'pass a larger maxSize'}`));
               return;
             }
             stream.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
           },
           (error: unknown) => {
             clearTimeout(timer);
-            if (!stream.destroyed) stream.destroy(failure('broke off', `its body could not be read to its end: ${describeNetworkError(error)}`, error));
+            fail(failure('broke off', `its body could not be read to its end: ${describeNetworkError(error)}`, error));
           },
         );
       },

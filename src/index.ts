@@ -32,11 +32,11 @@ export type {
 } from './router/context.js';
 export type { AdaptiveCard, MessageContent, Target } from './router/content.js';
 export type { RouteOptions } from './router/router.js';
-export { memoryStorage, fileStorage, type Storage, type BotStorage, type StorageAdapter } from './router/storage.js';
+export { memoryStorage, fileStorage, createStorage, type Storage, type BotStorage, type StorageAdapter } from './router/storage.js';
 export { restrictTo, type AccessRule } from './router/access.js';
 export { stripMention } from './router/mention.js';
 export type { Logger } from './log.js';
-export type { WebexApi, RequestOptions, ReadOptions, Collection, Query } from './rest/client.js';
+export type { WebexApi, RequestOptions, ReadOptions, ListOptions, Collection, Query } from './rest/client.js';
 export type { Paged } from './rest/paging.js';
 export type * from './rest/types.js';
 export { classifyClose, type CloseVerdict, type FatalReason } from './protocol/close-codes.js';

@@ -12,6 +12,9 @@ export const REDACTED = '[REDACTED]';
 /** A piece of a secret this long or longer is redacted wherever it appears (a partial echo). */
 export const SECRET_PIECE = 16;
 
+/** `<secret>_<cluster>_<org uuid>`, the shape of Webex access tokens. */
+const WEBEX_TOKEN = /^(.+)_[A-Za-z0-9]{4}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Texts are sampled every GRAM characters: any run of SECRET_PIECE shared characters holds a whole sampled gram. */
 const GRAM = SECRET_PIECE / 2;
 
@@ -38,6 +41,14 @@ export class Redactor {
 
   add(secret: string): void {
     if (secret.length < 4) return;
+    // A Webex token is `<secret>_<cluster>_<org uuid>`: the org id is no secret (activities carry
+    // it), so only pieces of the secret part count — and the whole token, of course.
+    const parts = WEBEX_TOKEN.exec(secret);
+    if (parts !== null) {
+      for (const whole of [secret, encodeURIComponent(secret)]) if (!this.#whole.includes(whole)) this.#whole.push(whole);
+      this.add(parts[1] ?? '');
+      return;
+    }
     for (const variant of new Set([secret, encodeURIComponent(secret)])) {
       const list = variant.length < SECRET_PIECE ? this.#whole : this.#long;
       if (list.includes(variant)) continue;
@@ -59,6 +70,8 @@ export class Redactor {
 
   redact(text: string): string {
     let out = text;
+    // Whole secrets first: a whole token is one [REDACTED], not its secret part's and the rest.
+    for (const secret of this.#whole) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     const spans = this.#spans(out, false);
     if (spans.length > 0) {
       let clean = '';
@@ -69,7 +82,6 @@ export class Redactor {
       }
       out = clean + out.slice(at);
     }
-    for (const secret of this.#whole) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return out;
   }
 
@@ -181,7 +193,7 @@ export class UnheardProblems {
     this.quiet.set(kind, { at: now, suppressed: 0 });
     const more =
       last !== undefined && last.suppressed > 0
-        ? ` (${last.suppressed} more like it were not printed in the minute after the one ${Math.round((now - last.at) / 1000)} s ago; listen to the bot's '${event}' event, or set DEBUG=sparkbot:*, to see each)`
+        ? ` (${last.suppressed} more like it were not printed in the minute after the one ${Math.round((now - last.at) / 1000)} s ago; listen to the bot's '${event}' event${this.logger === undefined ? ', or set DEBUG=sparkbot:*,' : ''} to see each)`
         : '';
     if (this.logger === undefined) process.emitWarning(`${message}${more}`, { code: `SPARKBOT_${code}` });
     else if (event === 'error') this.logger.error(`sparkbot ${code}: ${message}${more}`);

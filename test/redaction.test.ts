@@ -47,3 +47,15 @@ test('the redactor finds any piece of the token of 16 characters or more, at any
   assert.equal(inspect(redactor), 'Redactor {}');
   assert.equal(JSON.stringify(redactor), '{}');
 });
+
+test("a Webex token's org id (after its last underscores) is no secret: activities carry it; the secret part and the whole token are", () => {
+  const org = '0f1e2d3c-aaaa-bbbb-cccc-123456789abc';
+  const secret = 'NjYxYzQ0ZGMtZDkxMS00YzU2LWJmOWUtYzM5ZjY0ZTM0ZDQ0NjE2YWMyYjctYzhj';
+  const webexToken = `${secret}_PF84_${org}`;
+  const redactor = new Redactor();
+  redactor.add(webexToken);
+  assert.equal(redactor.redact(`actor orgId ${org}`), `actor orgId ${org}`);
+  assert.ok(!redactor.contains(`{"orgId":"${org}"}`));
+  assert.equal(redactor.redact(`token ${webexToken} here`), `token ${REDACTED} here`);
+  assert.equal(redactor.redact(`half ${secret.slice(10, 40)}`), `half ${REDACTED}`);
+});

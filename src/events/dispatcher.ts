@@ -94,6 +94,10 @@ export class Dispatcher {
   private readonly idleWaiters: Array<{ readonly except: ReadonlySet<Delivery>; readonly resolve: () => void }> = [];
   /** The delivery each room's queue is running the handlers of, if any. */
   private readonly current = new Map<string, Delivery>();
+  /** Deliveries whose handlers wait for something that comes later (a question's answer): their room went on without them. */
+  private readonly detached = new Set<Delivery>();
+  /** How to let a room go on while its current handlers wait (see release). */
+  private readonly releasers = new Map<Delivery, () => void>();
   private running = 0;
   private waiting: Array<() => void> = [];
   /** Aborted by cancel(): the enrichment reads under way stop, and their activities are dropped. */
@@ -119,7 +123,8 @@ export class Dispatcher {
       return;
     }
     const halt = this.halt.signal;
-    const answer = this.deps.claim?.(activity) === true;
+    // A share whose file is still scanned is delivered later (once safe): it answers nothing now.
+    const answer = (activity.verb !== 'share' || fileSafety(activity.object) === 'safe') && this.deps.claim?.(activity) === true;
     const job = {
       activity,
       delivery: this.limited(async () => {
@@ -156,7 +161,7 @@ export class Dispatcher {
    * and activities still being fetched or waiting for their room.
    */
   pending(except: ReadonlySet<Delivery> = new Set()): { readonly handlers: number; readonly undelivered: number } {
-    let handlers = 0;
+    let handlers = [...this.detached].filter((delivery) => !except.has(delivery)).length;
     let undelivered = 0;
     for (const [key, queue] of this.rooms) {
       const running = this.current.get(key);
@@ -185,12 +190,23 @@ export class Dispatcher {
       if (job.halt.aborted) this.dropped(delivery, job.activity);
       else if (delivery) {
         this.current.set(key, delivery);
-        try {
-          await this.deps.deliver(delivery);
-        } catch (error) {
-          this.deps.reportError(asError(error, 'HANDLER_ERROR', `delivering ${delivery.verb} ${delivery.activity.id} failed`, delivery.context));
-        } finally {
-          this.current.delete(key);
+        const handled = this.deps.deliver(delivery).then(
+          () => 'handled' as const,
+          (error: unknown) => {
+            this.deps.reportError(asError(error, 'HANDLER_ERROR', `delivering ${delivery.verb} ${delivery.activity.id} failed`, delivery.context));
+            return 'handled' as const;
+          },
+        );
+        const released = new Promise<'released'>((resolve) => this.releasers.set(delivery, () => resolve('released')));
+        const outcome = await Promise.race([handled, released]);
+        this.releasers.delete(delivery);
+        this.current.delete(key);
+        if (outcome === 'released') {
+          this.detached.add(delivery);
+          void handled.then(() => {
+            this.detached.delete(delivery);
+            this.recheckIdle();
+          });
         }
       }
       queue.shift();
@@ -208,6 +224,15 @@ export class Dispatcher {
         context: { activityId: activity.id, verb: activity.verb, ...(roomId === undefined ? {} : { roomId }) },
       }),
     );
+  }
+
+  /**
+   * Lets the room of `delivery` go on while its handlers wait for something that comes later — a
+   * question's answer (`ctx.ask`), which may come after other events of that room. The handlers
+   * run on; idle() and stop() still wait for them.
+   */
+  release(delivery: Delivery): void {
+    this.releasers.get(delivery)?.();
   }
 
   /** Resolves the idle() waits that hold now (call it when their `except` grew). */

@@ -1,7 +1,8 @@
 /**
  * A ready middleware for the most common access rule: only people of given email domains, or on
  * a given list, may use the bot (the Webex framework's `restrictedToEmailDomains`). Others get a
- * polite answer, once per message or card submit, and their events stop there.
+ * polite answer, once per message or card submit, and the middleware after it and the routes do
+ * not run for them ('activity' and 'message' fire before middleware, for everyone).
  *
  *   bot.use(restrictTo({ domains: ['example.com'], emails: ['partner@else.org'] }));
  */

@@ -66,7 +66,9 @@ export class Asks {
     const person = activity.actor.entryUUID ?? activity.actor.id;
     const entry = this.waiting.get(`${room}|${person}|${activity.parent?.id ?? ''}`);
     if (entry === undefined) return false;
-    this.forget(entry);
+    // Its timer goes on: an answer that cannot be delivered (dropped, never fetched) still ends the wait.
+    for (const key of entry.keys) if (this.waiting.get(key) === entry) this.waiting.delete(key);
+    entry.keys.clear();
     this.claimed.set(activity.id, entry);
     return true;
   }
@@ -75,14 +77,18 @@ export class Asks {
   answer(activityId: string, message: ReceivedMessage): void {
     const entry = this.claimed.get(activityId);
     this.claimed.delete(activityId);
-    entry?.resolve(message);
+    if (entry === undefined) return;
+    this.clock.clearTimeout(entry.timer);
+    entry.resolve(message);
   }
 
   /** A claimed activity whose message could not be fetched (or was dropped): the question fails with why. */
   fail(activityId: string, error: SparkBotError): void {
     const entry = this.claimed.get(activityId);
     this.claimed.delete(activityId);
-    entry?.reject(error);
+    if (entry === undefined) return;
+    this.clock.clearTimeout(entry.timer);
+    entry.reject(error);
   }
 
   /** Every question fails with `error` (the bot stops). */

@@ -40,8 +40,10 @@ export interface BaseContext {
   /**
    * Posts `content` (as `reply` does) and resolves with the next message of the same person in
    * the same room — in the same thread when the question is in one, or in a thread under the
-   * question. That message is not routed anywhere else ('message' and 'activity' still fire).
-   * Rejects with a SparkBotError: TIMEOUT after `timeout` ms, STOPPED when the bot stops.
+   * question. That message is not routed anywhere else ('message' and 'activity' still fire); its
+   * `text` comes without the bot's mention (group rooms), as routes see it. While the handler
+   * waits, the room's other events go on. Rejects with a SparkBotError: TIMEOUT after `timeout`
+   * ms, STOPPED when the bot stops.
    */
   ask(content: MessageContent, options?: AskOptions): Promise<ReceivedMessage>;
 }
@@ -65,7 +67,7 @@ export interface MessageContext extends BaseContext {
 export type CommandContext = MessageContext;
 
 /** A card submit, for middleware and `action` handlers. `Inputs` types the card's input values. */
-export interface ActionContext<Inputs extends Record<string, unknown> = Record<string, unknown>> extends BaseContext {
+export interface ActionContext<Inputs extends object = Record<string, unknown>> extends BaseContext {
   readonly kind: 'cardAction';
   /** The REST attachment action, with `reply()`. */
   readonly action: ReceivedCardAction;
@@ -76,7 +78,7 @@ export interface ActionContext<Inputs extends Record<string, unknown> = Record<s
 export type Context = MessageContext | ActionContext;
 
 export type CommandHandler = (context: CommandContext) => unknown;
-export type ActionHandler<Inputs extends Record<string, unknown> = Record<string, unknown>> = (context: ActionContext<Inputs>) => unknown;
+export type ActionHandler<Inputs extends object = Record<string, unknown>> = (context: ActionContext<Inputs>) => unknown;
 
 /**
  * Runs before routing, for messages and card submits, Koa-style: `await next()` goes on to the

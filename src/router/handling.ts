@@ -4,6 +4,7 @@
  * (middleware, then routes). Also `bot.say` and the `reply` of everything received.
  */
 import type { Clock } from '../clock.js';
+import { SparkBotError } from '../errors.js';
 import type { Activity, ReceivedCardAction, ReceivedMessage } from '../events/types.js';
 import type { WebexApi } from '../rest/client.js';
 import type { AttachmentAction, Message, Person } from '../rest/types.js';
@@ -20,6 +21,10 @@ export interface HandlingDeps {
   readonly clock: Clock;
   /** The bot's own person, once known. */
   readonly me: () => Person | undefined;
+  /** Lets the room of the handler that calls it go on while that handler waits (for a question's answer). */
+  readonly detach: () => void;
+  /** True once stop() was called: no question is asked any more. */
+  readonly stopping: () => boolean;
 }
 
 /** Where a received object answers: its room, the thread it is in, and the message a new thread would hang under. */
@@ -38,7 +43,7 @@ export class Handling {
   }
 
   /** Posts `content` at `target` (`bot.say`). */
-  say(target: Target, content: MessageContent): Promise<Message> {
+  async say(target: Target, content: MessageContent): Promise<Message> {
     return this.post({ ...targetFields(target), ...messageFields(content) });
   }
 
@@ -89,7 +94,7 @@ export class Handling {
       activity,
       storage: room,
       api: this.deps.api,
-      say: (content) => this.post({ roomId: origin.roomId, ...messageFields(content, 'say(content)') }),
+      say: async (content) => this.post({ roomId: origin.roomId, ...messageFields(content, 'say(content)') }),
       reply,
       ask: (content, options) => this.ask(origin, personId, content, options),
     };
@@ -98,20 +103,26 @@ export class Handling {
   private async ask(origin: Origin, personId: string, content: MessageContent, options: AskOptions = {}): Promise<ReceivedMessage> {
     // Checked before anything waits: a bad question is an error now, not a question that never comes.
     const fields = { roomId: origin.roomId, ...messageFields(content, 'ask(content)', origin.parentId) };
-    const waiting = this.asks.wait({ roomId: origin.roomId, personId, threadId: origin.parentId }, options.timeout ?? DEFAULT_ASK_TIMEOUT);
+    if (this.deps.stopping()) throw new SparkBotError('STOPPED', 'ask(): the bot is stopping; the question was not asked');
+    // The answer is expected where the question goes: its thread (its own parentId, or the message's), or the top level.
+    const waiting = this.asks.wait({ roomId: origin.roomId, personId, threadId: fields.parentId }, options.timeout ?? DEFAULT_ASK_TIMEOUT);
     try {
       const question = await this.post(fields);
       // At the top level, an answer in a thread under the question counts too.
-      if (origin.parentId === undefined) waiting.alsoIn(question.id);
+      if (fields.parentId === undefined) waiting.alsoIn(question.id);
     } catch (error) {
-      waiting.cancel(error as never);
-      void waiting.answer.catch(() => undefined);
+      waiting.cancel(new SparkBotError('CANCELLED', 'the question could not be posted'));
       throw error;
     }
-    return waiting.answer;
+    // The room's other events (other people, other commands) go on while this handler waits.
+    this.deps.detach();
+    const answer = await waiting.answer;
+    // As routes see it: without the bot's mention (group rooms).
+    const text = stripMention(answer, this.deps.me());
+    return answer.roomType !== 'group' || text === answer.text ? answer : this.receivedMessage({ ...answer, text });
   }
 
-  private reply(origin: Origin, content: MessageContent, options: ReplyOptions | undefined, where: string): Promise<Message> {
+  private async reply(origin: Origin, content: MessageContent, options: ReplyOptions | undefined, where: string): Promise<Message> {
     const thread = origin.parentId ?? (options?.thread === true ? origin.threadRoot : undefined);
     return this.post({ roomId: origin.roomId, ...messageFields(content, where, thread) });
   }

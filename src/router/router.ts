@@ -43,7 +43,7 @@ export class Router {
 
   /**
    * Handles messages whose text matches `pattern`: a string matches the start of the text as whole
-   * words, case-insensitively ("hello" matches "Hello there", not "helloween"); a RegExp is tested
+   * words, case-insensitively ("hello" matches "Hello there" and "Hello!", not "helloween"); a RegExp is tested
    * against the whole text (the `g` and `y` flags are refused: they make a RegExp remember where
    * it last matched, so it would miss messages).
    */
@@ -52,7 +52,8 @@ export class Router {
     let regexp: RegExp;
     if (typeof pattern === 'string') {
       if (pattern.trim() === '') throw invalid('hears(pattern, handler): the pattern must not be empty');
-      regexp = new RegExp(`^${escape(pattern.trim())}(?=\\s|$)`, 'i');
+      // Whole words: "Hello!" and "hello, bot" match, "helloween" does not.
+      regexp = new RegExp(`^${escape(pattern.trim())}(?![\\p{L}\\p{N}_])`, 'iu');
     } else if (pattern instanceof RegExp) {
       if (pattern.global || pattern.sticky) {
         throw invalid(`hears(${String(pattern)}, handler): the ${pattern.global ? 'g' : 'y'} flag makes a RegExp remember where it last matched (lastIndex), so it would miss every other message; drop it`);
@@ -79,7 +80,7 @@ export class Router {
   }
 
   /** Handles card submits whose data carries `{ action: id }` (set it in the card's `Action.Submit` `data`). */
-  action<Inputs extends Record<string, unknown>>(id: string, handler: ActionHandler<Inputs>): void {
+  action<Inputs extends object>(id: string, handler: ActionHandler<Inputs>): void {
     checkHandler(handler, 'action(id, handler)');
     if (typeof id !== 'string' || id.trim() === '') throw invalid(`action(id, handler): the id must be a non-empty string, got ${JSON.stringify(id)}`);
     if (this.actions.has(id)) throw invalid(`action(${JSON.stringify(id)}, handler): this id has a handler already`);

@@ -10,8 +10,10 @@ import { SecureJSONFile } from '../actors/store.js';
 
 /**
  * Where values are kept, by key. Keys are strings made by sparkbot (`room/<roomId>/<key>`,
- * `room/<roomId>/person/<personId>/<key>`, `person/<personId>/<key>`, `bot/<key>`); values are
- * JSON text. Each method may be async; none is called concurrently for the same key by one bot.
+ * `room/<roomId>/person/<personId>/<key>`, `person/<personId>/<key>`, `bot/<key>`, each part
+ * URI-encoded); values are JSON text. Each method may be async, and may be called concurrently,
+ * also for one key (two handlers at once): `update` on top of them is serialised per key by the
+ * bot, within one process.
  */
 export interface StorageAdapter {
   get(key: string): Promise<string | undefined> | string | undefined;
@@ -25,6 +27,13 @@ export interface Storage {
   get<T = unknown>(key: string): Promise<T | undefined>;
   /** Stores a JSON value (`undefined` deletes). */
   set(key: string, value: unknown): Promise<void>;
+  /**
+   * Reads, changes and writes a value as one step: `change` gets the current value (or undefined)
+   * and returns the new one (`undefined` deletes); resolves with it. Updates of one key by this bot
+   * run one after the other, so two handlers at once never lose one another's change (as a
+   * `get` then `set` could).
+   */
+  update<T = unknown>(key: string, change: (current: T | undefined) => T | undefined | Promise<T | undefined>): Promise<T | undefined>;
   delete(key: string): Promise<void>;
   /** The scope of one person within this one (in a room: that person in that room). */
   person(personId: string): Storage;
@@ -61,19 +70,29 @@ export function fileStorage(path: string): StorageAdapter & { flush(): Promise<v
   let writing: Promise<void> = Promise.resolve();
   let dirty = false;
   const load = () => {
-    values ??= file.read().then((data) => {
-      if (data !== null && (typeof data !== 'object' || Array.isArray(data))) throw new SparkBotError('STORE_ERROR', `fileStorage: ${path} does not hold a storage object`);
-      return new Map(Object.entries(data ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
-    });
+    values ??= file.read().then(
+      (data) => {
+        if (data !== null && (typeof data !== 'object' || Array.isArray(data))) throw new SparkBotError('STORE_ERROR', `fileStorage: ${path} does not hold a storage object`);
+        return new Map(Object.entries(data ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+      },
+      (error: unknown) => {
+        values = undefined; // tried again next time: the file may be fixed
+        if (error instanceof SparkBotError) throw error;
+        throw new SparkBotError('STORE_ERROR', `fileStorage: ${path} could not be read: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      },
+    );
     return values;
   };
   const save = async () => {
     if (dirty) return writing;
     dirty = true;
-    writing = writing.then(async () => {
-      dirty = false;
-      await file.write(Object.fromEntries(await load()));
-    });
+    // A failed write fails its callers, not the writes after it (which write everything anyway).
+    writing = writing
+      .catch(() => undefined)
+      .then(async () => {
+        dirty = false;
+        await file.write(Object.fromEntries(await load()));
+      });
     return writing;
   };
   return {
@@ -91,23 +110,38 @@ export function fileStorage(path: string): StorageAdapter & { flush(): Promise<v
 
 /** The bot's storage over `adapter`. */
 export function createStorage(adapter: StorageAdapter): BotStorage {
+  /** The update under way of each key, that the next one waits for. */
+  const updating = new Map<string, Promise<unknown>>();
+  const read = async <T>(full: string, key: string): Promise<T | undefined> => {
+    const text = await adapter.get(full);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new SparkBotError('STORE_ERROR', `storage: the value of ${JSON.stringify(key)} is not JSON`);
+    }
+  };
+  const write = async (full: string, key: string, value: unknown): Promise<void> => {
+    if (value === undefined) return adapter.delete(full);
+    return adapter.set(full, toJson(key, value));
+  };
   const scope = (prefix: string): Storage => ({
-    async get<T>(key: string): Promise<T | undefined> {
-      const text = await adapter.get(prefix + checkKey(key));
-      if (text === undefined) return undefined;
-      try {
-        return JSON.parse(text) as T;
-      } catch {
-        throw new SparkBotError('STORE_ERROR', `storage: the value of ${JSON.stringify(key)} is not JSON`);
-      }
-    },
-    async set(key: string, value: unknown): Promise<void> {
+    get: <T>(key: string) => read<T>(prefix + checkKey(key), key),
+    set: async (key: string, value: unknown) => write(prefix + checkKey(key), key, value),
+    delete: async (key: string) => adapter.delete(prefix + checkKey(key)),
+    update: async <T>(key: string, change: (current: T | undefined) => T | undefined | Promise<T | undefined>) => {
       const full = prefix + checkKey(key);
-      if (value === undefined) return adapter.delete(full);
-      return adapter.set(full, toJson(key, value));
-    },
-    async delete(key: string): Promise<void> {
-      return adapter.delete(prefix + checkKey(key));
+      const previous = updating.get(full) ?? Promise.resolve();
+      const next = previous.catch(() => undefined).then(async () => {
+        const value = await change(await read<T>(full, key));
+        await write(full, key, value);
+        return value;
+      });
+      updating.set(full, next);
+      void next.finally(() => {
+        if (updating.get(full) === next) updating.delete(full);
+      }).catch(() => undefined);
+      return next;
     },
     person: (personId: string) => scope(`${prefix}person/${checkId(personId, 'personId')}/`),
   });
@@ -119,9 +153,10 @@ export function createStorage(adapter: StorageAdapter): BotStorage {
   };
 }
 
+/** The key, encoded: a key with slashes cannot reach into another scope. */
 function checkKey(key: string): string {
   if (typeof key !== 'string' || key === '') throw new SparkBotError('INVALID_OPTION', `storage: a key must be a non-empty string, got ${JSON.stringify(key)}`);
-  return key;
+  return encodeURIComponent(key);
 }
 
 function checkId(id: string, name: string): string {

@@ -43,6 +43,6 @@ test('repeated problems: the first is printed, the rest of that minute counted, 
   assert.deepEqual(warned, [
     'sparkbot INVALID_FRAME: bad frame 0',
     'error: sparkbot API_ERROR: another kind is printed',
-    "sparkbot INVALID_FRAME: bad frame 5 (4 more like it were not printed in the minute after the one 61 s ago; listen to the bot's 'warning' event, or set DEBUG=sparkbot:*, to see each)",
+    "sparkbot INVALID_FRAME: bad frame 5 (4 more like it were not printed in the minute after the one 61 s ago; listen to the bot's 'warning' event to see each)",
   ]);
 });

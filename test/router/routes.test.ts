@@ -171,9 +171,30 @@ test('ctx.ask posts a question and resolves with the same person\'s next message
   await h.until(() => h.posts().includes('Pizza or salad?'), 'the question');
   h.emulator.postMessage({ from: bob, room: group, text: 'Test Bot bob here', mentions: [h.person] }); // someone else: routed
   h.emulator.postMessage({ from: h.alice, room: group, text: 'Test Bot pizza', mentions: [h.person] }); // the answer
-  await h.until(() => h.posts().includes('Test Bot pizza it is') && routed.length === 1, 'the answer and the other message');
-  assert.deepEqual(answers, ['Test Bot pizza']);
+  await h.until(() => h.posts().includes('pizza it is') && routed.length === 1, 'the answer and the other message');
+  assert.deepEqual(answers, ['pizza'], "the answer's text comes without the mention, as routes see it");
   assert.deepEqual(routed, ['bob here'], 'the answer was not routed');
+});
+
+test('while a handler waits for an answer, the other events of its room go on (they do not wait for the question to time out)', async (t) => {
+  const h = await setup(t);
+  const bob = h.emulator.createUser({ displayName: 'Bob' });
+  const group = h.emulator.createRoom({ title: 'Team', members: [h.alice, bob, h.person] });
+  h.bot.command('order', async ({ ask, reply }) => {
+    const size = await ask('Which size?', { timeout: 60_000 });
+    await reply(`size ${size.text ?? ''}`);
+  });
+  h.bot.command('ping', ({ reply }) => reply('pong'));
+  await h.bot.start();
+  h.emulator.postMessage({ from: h.alice, room: group, text: 'Test Bot /order', mentions: [h.person] });
+  await h.until(() => h.posts().includes('Which size?'));
+  h.emulator.postMessage({ from: bob, room: group, text: 'Test Bot /ping', mentions: [h.person] });
+  await h.until(() => h.posts().includes('pong'), "bob's answer while alice is asked (before: only once the question timed out)");
+  assert.equal(h.clock.now(), 0, 'no timeout had to fire');
+  h.emulator.postMessage({ from: h.alice, room: group, text: 'Test Bot L', mentions: [h.person] });
+  await h.until(() => h.posts().includes('size L'));
+  await h.bot.stop();
+  assert.deepEqual(h.errors, []);
 });
 
 test('ctx.ask rejects with TIMEOUT when no answer comes in time (the bot\'s clock), and with STOPPED when the bot stops', async (t) => {
