@@ -431,6 +431,17 @@ test('stream(): the bytes, the name, the type and the size (Content-Length); max
   await assert.rejects(readStream(counted.stream), (error: unknown) => error instanceof ApiError && /its body is larger than maxSize \(1000 bytes\)/.test(error.message));
 });
 
+test('stream(): aborting its signal before the caller listens for errors closes the stream, and crashes nothing', async (t) => {
+  const h = await setup(t);
+  const shared = h.emulator.shareFile({ from: h.alice, room: h.room, files: [{ filename: 'big.bin', data: randomBytes(1024 * 1024) }] });
+  const controller = new AbortController();
+  const file = await h.bot.api.contents.stream((shared.files as string[])[0] ?? '', { signal: controller.signal });
+  controller.abort(); // before: 'error' with no listener, an uncaught exception
+  await new Promise((resolve) => file.stream.once('close', resolve));
+  assert.ok(file.stream.destroyed);
+  await assert.rejects(readStream(file.stream), /premature close|aborted|destroyed/i);
+});
+
 /** A server standing in for apiUrl that answers every GET with `answer`. */
 async function fileServer(t: TestContext, answer: (res: ServerResponse) => void): Promise<string> {
   const sockets = new Set<Socket>();
