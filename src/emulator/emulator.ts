@@ -31,6 +31,7 @@ import {
 import { routeRest, type UploadedFile } from './rest.js';
 import { guessContentType } from '../rest/files.js';
 import { Waiters } from './waiters.js';
+import type { Message } from '../rest/types.js';
 
 const log = createDebug('sparkbot:emulator');
 
@@ -374,7 +375,7 @@ export class WebexEmulator extends EventEmitter {
     parentId?: string;
     mentions?: readonly EmulatedPerson[];
     attachments?: unknown[];
-  }): Record<string, unknown> {
+  }): Message {
     const room = this.roomFor(init);
     const message = this.world.createMessage(init.from, room, {
       text: init.text,
@@ -383,7 +384,7 @@ export class WebexEmulator extends EventEmitter {
       mentionedPeople: init.mentions?.map((p) => p.id),
       attachments: init.attachments,
     });
-    return this.world.messageJson(message);
+    return this.world.messageJson(message) as unknown as Message;
   }
 
   /**

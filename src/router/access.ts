@@ -19,32 +19,15 @@ export interface AccessRule {
   readonly message?: MessageContent | false;
 }
 
-/** People whose email is looked up (card submits carry no email), kept at most. */
-const EMAILS_KEPT = 1_000;
-
 export function restrictTo(rule: AccessRule): Middleware {
   if (typeof rule !== 'object' || rule === null) throw new SparkBotError('INVALID_OPTION', 'restrictTo(rule): rule must be { domains?, emails?, message? }');
   const domains = new Set(list(rule.domains, 'domains').map((d) => d.replace(/^@/, '')));
   const emails = new Set(list(rule.emails, 'emails'));
   if (domains.size === 0 && emails.size === 0) throw new SparkBotError('INVALID_OPTION', 'restrictTo(rule): give at least one of domains or emails (else nobody could use the bot)');
   const refusal = rule.message ?? `Sorry, I can only help ${describe(domains, emails)}.`;
-  const known = new Map<string, string>();
-
-  const emailOf = async (context: Context): Promise<string | undefined> => {
-    if (context.personEmail !== undefined) return context.personEmail;
-    const cached = known.get(context.personId);
-    if (cached !== undefined) return cached;
-    const person = await context.api.people.get(context.personId);
-    const email = person.emails[0];
-    if (email !== undefined) {
-      known.set(context.personId, email);
-      if (known.size > EMAILS_KEPT) known.delete(known.keys().next().value ?? '');
-    }
-    return email;
-  };
-
   return async (context, next) => {
-    const email = (await emailOf(context))?.toLowerCase();
+    // Unknown (a card submit whose person could not be looked up): not allowed.
+    const email = context.personEmail?.toLowerCase();
     const allowed = email !== undefined && (emails.has(email) || domains.has(email.slice(email.lastIndexOf('@') + 1)));
     if (allowed) return next();
     if (refusal !== false) await context.reply(refusal);

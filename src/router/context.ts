@@ -26,7 +26,7 @@ export interface BaseContext {
   readonly roomId: string;
   /** Who sent the message or submitted the card. */
   readonly personId: string;
-  /** Their email, when Webex said (messages always; card submits: undefined). */
+  /** Their email (for a card submit it is looked up; undefined only when that lookup failed). */
   readonly personEmail: string | undefined;
   readonly activity: Activity;
   /** State of this room (`storage.person(ctx.personId)`: of this person in this room). */

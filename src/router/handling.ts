@@ -34,9 +34,13 @@ interface Origin {
   readonly threadRoot: string | undefined;
 }
 
+/** People whose email was looked up (card submits), kept at most. */
+const EMAILS_KEPT = 1_000;
+
 export class Handling {
   readonly router = new Router();
   readonly asks: Asks;
+  private readonly emails = new Map<string, string>();
 
   constructor(private readonly deps: HandlingDeps) {
     this.asks = new Asks(deps.clock);
@@ -72,16 +76,33 @@ export class Handling {
     await this.router.handleMessage(context, (markdown) => message.reply({ markdown }));
   }
 
-  /** Routes a card submit; false when no action route took it (nor a middleware stopped it). */
-  cardAction(action: ReceivedCardAction, activity: Activity): Promise<boolean> {
+  /**
+   * Routes a card submit; false when no action route took it (nor a middleware stopped it). Webex's
+   * card action names the person by id only: their email is looked up (and kept), so that
+   * `ctx.personEmail` — what access rules check — is there for card submits too.
+   */
+  async cardAction(action: ReceivedCardAction, activity: Activity): Promise<boolean> {
     const origin = { roomId: action.roomId, parentId: undefined, threadRoot: action.messageId };
     const context: ActionContext = {
-      ...this.base(origin, action.personId, undefined, activity),
+      ...this.base(origin, action.personId, await this.emailOf(action.personId), activity),
       kind: 'cardAction',
       action,
       inputs: typeof action.inputs === 'object' && action.inputs !== null ? action.inputs : {},
     };
     return this.router.handleAction(context);
+  }
+
+  /** The email of a person, from the people API (kept for the next time); undefined when it cannot be had. */
+  private async emailOf(personId: string): Promise<string | undefined> {
+    const known = this.emails.get(personId);
+    if (known !== undefined) return known;
+    const person = await this.deps.api.people.get(personId).catch(() => undefined);
+    const email = person?.emails?.[0];
+    if (email !== undefined) {
+      this.emails.set(personId, email);
+      if (this.emails.size > EMAILS_KEPT) this.emails.delete(this.emails.keys().next().value ?? '');
+    }
+    return email;
   }
 
   private base(origin: Origin, personId: string, personEmail: string | undefined, activity: Activity): BaseContext {

@@ -81,6 +81,7 @@ test('middleware runs before routing, for messages and card submits, Koa-style; 
     order.push(`1 before ${ctx.kind}`);
     await next();
     order.push(`1 after ${ctx.kind}`);
+    h.changed();
   });
   h.bot.use(async (ctx, next) => {
     if (ctx.kind === 'message' && ctx.text === 'blocked') return;
@@ -134,8 +135,8 @@ test("bot.action routes a card submit by its data's action id, with typed inputs
   const h = await setup(t);
   const votes: string[] = [];
   const unrouted: unknown[] = [];
-  h.bot.action<{ lunch: string }>('vote', async ({ inputs, reply }) => {
-    votes.push(inputs.lunch);
+  h.bot.action<{ lunch: string }>('vote', async ({ inputs, personEmail, reply }) => {
+    votes.push(inputs.lunch, personEmail ?? 'no email');
     await reply(`one more for ${inputs.lunch}`);
   });
   h.bot.on('cardAction', (action) => {
@@ -148,7 +149,7 @@ test("bot.action routes a card submit by its data's action id, with typed inputs
   h.emulator.submitCard({ by: h.alice, messageId: card.id, inputs: { action: 'other', lunch: 'salad' } });
   h.emulator.submitCard({ by: h.alice, messageId: card.id, inputs: { lunch: 'soup' } });
   await h.until(() => unrouted.length === 2 && h.posts().includes('one more for pizza'));
-  assert.deepEqual(votes, ['pizza']);
+  assert.deepEqual(votes, ['pizza', 'alice@example.com'], "a card submit's context has the person's email too (looked up)");
   assert.deepEqual(unrouted, [{ action: 'other', lunch: 'salad' }, { lunch: 'soup' }]);
 });
 
