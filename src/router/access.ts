@@ -8,7 +8,7 @@
  */
 import { SparkBotError } from '../errors.js';
 import type { MessageContent } from './content.js';
-import type { Context, Middleware } from './context.js';
+import type { Middleware } from './context.js';
 
 export interface AccessRule {
   /** Email domains whose people may use the bot, e.g. `['example.com']` (exactly that domain, not its subdomains; case does not matter). */
@@ -24,7 +24,7 @@ export function restrictTo(rule: AccessRule): Middleware {
   const domains = new Set(list(rule.domains, 'domains').map((d) => d.replace(/^@/, '')));
   const emails = new Set(list(rule.emails, 'emails'));
   if (domains.size === 0 && emails.size === 0) throw new SparkBotError('INVALID_OPTION', 'restrictTo(rule): give at least one of domains or emails (else nobody could use the bot)');
-  const refusal = rule.message ?? `Sorry, I can only help ${describe(domains, emails)}.`;
+  const refusal = rule.message ?? `Sorry, I can only help ${describe(domains)}.`;
   return async (context, next) => {
     // Unknown (a card submit whose person could not be looked up): not allowed.
     const email = context.personEmail?.toLowerCase();
@@ -42,7 +42,8 @@ function list(value: readonly string[] | undefined, name: string): string[] {
   return value.map((item) => item.trim().toLowerCase());
 }
 
-function describe(domains: ReadonlySet<string>, emails: ReadonlySet<string>): string {
+/** Who may use the bot, in words (a list of addresses is not told to those who are not on it). */
+function describe(domains: ReadonlySet<string>): string {
   if (domains.size === 0) return 'a few people';
   const names = [...domains].map((d) => `@${d}`);
   return `people with ${names.length === 1 ? 'an' : 'a'} ${names.join(' or ')} address`;
