@@ -2,25 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runUntil } from './support/helpers.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 
 test('the demo (npm start without WEBEX_TOKEN) echoes, survives a drop and a dead link, and stops on Ctrl-C', async () => {
-  const env = { ...process.env };
-  delete env.WEBEX_TOKEN;
-  const child = spawn(process.execPath, ['--import', 'tsx', cli], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const recovered = new Promise<void>((resolve) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('demo: recovered')) resolve();
-    });
-  });
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  await Promise.race([recovered, exited]);
-  child.kill('SIGINT');
-  const code = await exited;
+  const { code, output } = await runUntil(cli, 'demo: recovered');
   assert.equal(code, 0, output);
   for (const line of [
     /state {4}idle → fetchingUrl/,

@@ -4,7 +4,6 @@
  * offline without WEBEX_TOKEN), in a child process.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
@@ -14,7 +13,7 @@ import { commandBot } from '../examples/commands.js';
 import { echoBot } from '../examples/echo.js';
 import { standupBot } from '../examples/standup.js';
 import type { WebexEmulator } from '../src/emulator/index.js';
-import { defer, startEmulator, tempDir } from './support/helpers.js';
+import { defer, runUntil, startEmulator, tempDir } from './support/helpers.js';
 import { join } from 'node:path';
 
 async function run(t: TestContext, make: (options: SparkBotOptions<SparkBot>) => SparkBot) {
@@ -100,34 +99,12 @@ test('examples/standup.ts: access rule, ask, thread, routed card action and a fi
 
 const examplesDir = fileURLToPath(new URL('../examples/', import.meta.url));
 
-/** Runs an example file as the README says (`npx tsx examples/<file>`, no WEBEX_TOKEN: offline), until its demo is done; then Ctrl-C. */
-async function runFile(file: string): Promise<{ code: number | null; output: string }> {
-  const env = { ...process.env };
-  delete env.WEBEX_TOKEN;
-  const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: fileURLToPath(new URL('..', import.meta.url)), env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const done = new Promise<void>((resolve) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('offline demo done')) resolve();
-    });
-  });
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-  // A bound for a hang, not a measurement.
-  const hung = setTimeout(() => child.kill('SIGKILL'), 45_000);
-  await Promise.race([done, closed]);
-  child.kill('SIGINT');
-  const code = await closed;
-  clearTimeout(hung);
-  return { code, output };
-}
-
 test('every example runs as the README says, offline, with no build step to remember, and stops on Ctrl-C', async () => {
   const files = (await readdir(examplesDir)).filter((f) => f.endsWith('.ts') && !['run.ts', 'health.ts'].includes(f)).sort();
   assert.deepEqual(files, ['cards.ts', 'commands.ts', 'echo.ts', 'standup.ts']);
   for (const file of files) {
-    const { code, output } = await runFile(`examples/${file}`);
+    // As the README says (`npx tsx examples/<file>`, no WEBEX_TOKEN: offline), until its demo is done; then Ctrl-C.
+    const { code, output } = await runUntil(`examples/${file}`, 'offline demo done', { cwd: fileURLToPath(new URL('..', import.meta.url)) });
     assert.equal(code, 0, `${file}:\n${output}`);
     assert.match(output, /offline demo done/, file);
     assert.match(output, /bot: {3}\S/, `${file} answered`);

@@ -75,20 +75,20 @@ export class Asks {
 
   /** The message of a claimed activity, fetched: the answer. */
   answer(activityId: string, message: ReceivedMessage): void {
-    const entry = this.claimed.get(activityId);
-    this.claimed.delete(activityId);
-    if (entry === undefined) return;
-    this.clock.clearTimeout(entry.timer);
-    entry.resolve(message);
+    this.take(activityId)?.resolve(message);
   }
 
   /** A claimed activity whose message could not be fetched (or was dropped): the question fails with why. */
   fail(activityId: string, error: SparkBotError): void {
+    this.take(activityId)?.reject(error);
+  }
+
+  /** The question a claimed activity answers, done waiting (its timer cleared). */
+  private take(activityId: string): Waiting | undefined {
     const entry = this.claimed.get(activityId);
     this.claimed.delete(activityId);
-    if (entry === undefined) return;
-    this.clock.clearTimeout(entry.timer);
-    entry.reject(error);
+    if (entry !== undefined) this.clock.clearTimeout(entry.timer);
+    return entry;
   }
 
   /** Every question fails with `error` (the bot stops). */

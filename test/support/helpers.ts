@@ -2,6 +2,7 @@
  * Test helpers: a real emulator and a real bot on loopback, with a test clock for the machine's
  * delays and a temp dir for the last-connection file, all cleaned up after the test.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,4 +144,31 @@ export function secretPieces(text: string, secret: string): string[] {
     if (text.includes(piece)) found.push(piece);
   }
   return found;
+}
+
+/**
+ * Runs `script` with tsx in a child process, offline (no WEBEX_TOKEN), until it prints `until`
+ * (or exits); then Ctrl-C (SIGINT). Resolves with its exit code and everything it printed. A
+ * child that neither prints it nor exits is killed after `hangAfter` ms — a bound for a hang,
+ * not a measurement.
+ */
+export async function runUntil(script: string, until: string, options: { cwd?: string; hangAfter?: number } = {}): Promise<{ code: number | null; output: string }> {
+  const env = { ...process.env };
+  delete env.WEBEX_TOKEN;
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
+  let output = '';
+  const reached = new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes(until)) resolve();
+    });
+  });
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const hung = setTimeout(() => child.kill('SIGKILL'), options.hangAfter ?? 45_000);
+  await Promise.race([reached, exited]);
+  child.kill('SIGINT');
+  const code = await exited;
+  clearTimeout(hung);
+  return { code, output };
 }
