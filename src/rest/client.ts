@@ -9,7 +9,7 @@ import { inspect } from 'node:util';
 import { realClock, type Clock } from '../clock.js';
 import { ApiError, SparkBotError } from '../errors.js';
 import type { Http, HttpRequest, HttpResult } from '../http.js';
-import { download, planUpload, stream, type ContentsDeps } from './files.js';
+import { download, durationOption, planUpload, stream, type ContentsDeps } from './files.js';
 import type { Outbox } from './outbox.js';
 import { paged, parseLinkHeader, restoreDroppedParams, type Paged } from './paging.js';
 import { problemWith, problemWithPage, SHAPES, type Shape } from './shapes.js';
@@ -213,7 +213,7 @@ export class WebexApi {
     const url = this.urlOf(path);
     const searchParams = definedParams(options.searchParams);
     const retries = retriesOf(options.retries);
-    const timeout = timeoutOf(options.timeout);
+    const timeout = durationOption('timeout', options.timeout, 1);
     const req: HttpRequest = {
       method,
       url,
@@ -308,14 +308,6 @@ function sendOptionsOf(options: SendOptions | undefined): RequestOptions {
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   };
 }
-
-/** The `timeout` of a request: ms, at least 1. */
-function timeoutOf(timeout: number | undefined): number | undefined {
-  if (timeout === undefined) return undefined;
-  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 1) throw new SparkBotError('INVALID_OPTION', `timeout must be a number of milliseconds, at least 1, got ${String(timeout)}`);
-  return timeout;
-}
-
 
 /** The `retries` of a request: a whole number from 0 to 10. */
 function retriesOf(retries: number | undefined): number {

@@ -346,7 +346,8 @@ function sizeOption(name: string, value: number | undefined): number | undefined
   return value;
 }
 
-function durationOption(name: string, value: number | undefined, min: number): number | undefined {
+/** A duration option of a call: ms, at least `min`; undefined when not given. */
+export function durationOption(name: string, value: number | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) throw new SparkBotError('INVALID_OPTION', `${name} must be a number of milliseconds, at least ${min}, got ${String(value)}`);
   return value;

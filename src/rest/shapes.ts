@@ -39,6 +39,9 @@ export const SHAPES = {
   attachmentAction: shape('a card action', { id: 'string', roomId: 'string', messageId: 'string?', personId: 'string?', inputs: 'object?' }),
 } as const;
 
+/** A list page, before its items are looked at: any JSON object. */
+const PAGE = shape('a page', {});
+
 /** What is wrong with `body` for `shape` ("got null", "got an object without a string \"roomId\""), or undefined when it fits. */
 export function problemWith(body: unknown, text: string, shape: Shape): string | undefined {
   if (text === '') return 'got an empty body';
@@ -55,9 +58,9 @@ export function problemWith(body: unknown, text: string, shape: Shape): string |
 
 /** A list page: an object with an `items` array whose every item fits `shape`. */
 export function problemWithPage(body: unknown, text: string, shape: Shape): string | undefined {
-  if (text === '') return 'got an empty body';
-  const items = (body as { items?: unknown } | null)?.items;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return `got ${describeJson(body)}`;
+  const notObject = problemWith(body, text, PAGE);
+  if (notObject !== undefined) return notObject;
+  const items = (body as { items?: unknown }).items;
   if (!Array.isArray(items)) return `got an object without an "items" array${items === undefined ? '' : ` (${describeJson(items)})`}`;
   for (const [index, item] of items.entries()) {
     const problem = problemWith(item, '-', shape);
