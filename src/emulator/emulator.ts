@@ -31,7 +31,7 @@ import {
 import { routeRest, type UploadedFile } from './rest.js';
 import { guessContentType } from '../rest/files.js';
 import { Waiters } from './waiters.js';
-import type { Message } from '../rest/types.js';
+import type { AttachmentAction, Message } from '../rest/types.js';
 
 const log = createDebug('sparkbot:emulator');
 
@@ -48,6 +48,80 @@ export interface EmulatorOptions {
    * conversation id (room, message, membership, card action) use that cluster.
    */
   readonly clusterId?: string;
+  /**
+   * ms an event envelope stays pending for a device that has not acked it (it is redelivered to the
+   * device's next socket meanwhile), then it is dropped; default 3600000 (1 hour).
+   */
+  readonly envelopeTtl?: number;
+  /** Envelopes pending per device at most: past it the oldest is dropped; default 10000. */
+  readonly maxPendingPerDevice?: number;
+  /**
+   * ms a device lives with no socket open and no use (registration, GET, PUT, handshake); then it is
+   * deleted, as WDM forgets devices nobody uses (its handshake answers 404); default 86400000 (24 hours).
+   */
+  readonly deviceTtl?: number;
+  /** The clock expiry reads (ms since the epoch); default `Date.now`. Tests pass their own to expire things without waiting. */
+  readonly now?: () => number;
+}
+
+/** Where a user says something: a room, a room's REST id, or a person (their direct room). */
+export type SayTarget = EmulatedRoom | EmulatedPerson | string;
+
+export interface ReplyOptions {
+  /** ms to wait for the reply before failing; default 5000. */
+  readonly timeout?: number;
+  /** Wait for a reply from this bot (its person, or a SparkBot) only; default: any bot of the room. */
+  readonly from?: BotLike;
+}
+
+export interface SubmitOptions extends ReplyOptions {
+  /** The title of the `Action.Submit` to press; default: the card's only one. */
+  readonly button?: string;
+}
+
+export interface SayOptions extends ReplyOptions {
+  /** Say it in the thread of this message (a REST id, or the message). */
+  readonly parentId?: string | { readonly id: string };
+  /** People to @mention besides those the text names as `@Display Name`. */
+  readonly mentions?: readonly EmulatedPerson[];
+}
+
+/** The bot's reply (a REST message); `said` is what the user said (also a REST message). */
+export interface Reply extends Message {
+  readonly said: Message;
+}
+
+/** The bot's reply to a card submit (a REST message); `action` is the submit (a REST attachment action). */
+export interface ActionReply extends Message {
+  readonly action: AttachmentAction;
+}
+
+/** A person of the emulator who talks to bots the way a Webex user does (see {@link WebexEmulator.createUser}). */
+export interface EmulatedUser extends EmulatedPerson {
+  /**
+   * Posts `text` and resolves with the bot's next message in that room (REST ids), or rejects after
+   * `timeout`. In a group room, `@Display Name` in the text @mentions that member, as a Webex client
+   * does when you pick a name (the `@` goes; the name stays in the text): a bot sees only the
+   * group messages that mention it.
+   */
+  says(where: SayTarget, text: string, options?: SayOptions): Promise<Reply>;
+  /**
+   * Fills in the card of `card` (the bot's message, or its REST id) and presses a Submit button;
+   * resolves with the bot's next message in that room. As on Webex, the submit's inputs are every
+   * `Input.*` of the card by id (its `value`, or '' when it has none), then `inputs`, then the
+   * button's `data`. `button` names the `Action.Submit` by its title (needed when there are several).
+   */
+  submits(card: { readonly id: string } | string, inputs?: Record<string, unknown>, options?: SubmitOptions): Promise<ActionReply>;
+}
+
+/** A bot as a test holds it: its emulated person, or a started SparkBot (anything with `currentUser.id`). */
+export type BotLike = EmulatedPerson | { readonly currentUser?: { readonly id: string } | undefined };
+
+/** What {@link WebexEmulator.expire} dropped. */
+export interface ExpiryRecord {
+  readonly envelopes: number;
+  readonly devices: readonly string[];
+  readonly at: number;
 }
 
 /** A canned answer for the next requests of a route; see {@link WebexEmulator.failNext}. */
@@ -78,6 +152,23 @@ export interface RequestRecord {
   /** When it was answered. */
   readonly at: number;
   readonly personUuid: string | undefined;
+  /** The REST id of the person whose token authorized it. */
+  readonly personId: string | undefined;
+  /** The request headers, names in lower case (repeated ones joined with ", "); an `authorization` value keeps only its scheme: `Bearer [redacted]`. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** A frame a client sent that is neither a ping nor an ack (those are in `pings` and `acks`). */
+export interface FrameRecord {
+  readonly connectionId: number;
+  /** The frame's `type`, when it is a JSON object that has one. */
+  readonly type: string | undefined;
+  /** The frame parsed, when it is a JSON object; an authorization frame's token reads `Bearer [redacted]`. */
+  readonly json: Record<string, unknown> | undefined;
+  /** The frame as sent, when it is not a JSON object (binary frames as base64). */
+  readonly raw: string | undefined;
+  readonly binary: boolean;
+  readonly at: number;
 }
 
 /** A file that arrived with a multipart `POST /v1/messages`. */
@@ -102,6 +193,8 @@ export type SharedFileInit = string | { readonly filename: string; readonly data
 export interface RegistrationRecord {
   readonly deviceUuid: string;
   readonly personUuid: string;
+  /** The owner's REST id. */
+  readonly personId: string;
   readonly at: number;
   readonly body: Record<string, unknown>;
   readonly query: string;
@@ -116,10 +209,18 @@ export interface ConnectionRecord {
   authorizedAt?: number;
   readyAt?: number;
   closedAt?: number;
+  /**
+   * The code of the close that ended the socket, as its starter sent it: the server's code when the
+   * server closed (whatever the client answered), the client's when the client did — even a code
+   * the WebSocket protocol reserves, such as 1005, which the server refuses — and 1006 when nobody
+   * sent one (the TCP link just ended).
+   */
   closeCode?: number;
   closeReason?: string;
   /** Who started the close: the client, the server (a fault), or nobody (the TCP link just ended). */
   closedBy?: 'client' | 'server';
+  /** The code in the client's own close frame, starting the close or answering the server's; absent when it sent none. */
+  clientCloseCode?: number;
   /** When the server read the end of the client's stream (its FIN): the client has let go, the close is under way. */
   peerEndedAt?: number;
 }
@@ -182,6 +283,10 @@ interface LiveConnection {
   sequence: number;
   ready: boolean;
   authTimer: NodeJS.Timeout | undefined;
+  /** The close frame the server sent, if it started the close. */
+  serverClose?: { readonly code: number | undefined; readonly reason: string };
+  /** A close code the client sent that the ws server refused (1005, 1006, 1015, out of range): ws reports 1006 then. */
+  refusedClientCode?: number;
 }
 
 /** Route strings are `"<METHOD> <path>"`, `*` matching any run of characters; handshakes use the method `WS`. */
@@ -223,6 +328,8 @@ export class WebexEmulator extends EventEmitter {
   /** Protocol-level pongs the clients sent (answers to {@link sendPings}). */
   protocolPongs = 0;
   readonly deliveries: DeliveryRecord[] = [];
+  /** Every frame the clients sent other than pings and acks: authorization, unknown types, text that is not a JSON object, binary. */
+  readonly clientFrames: FrameRecord[] = [];
   /** Every request answered by a failNext fault, in order. */
   readonly faultHits: FaultHitRecord[] = [];
   /** HTTP requests whose client went away before they were answered (aborted, timed out); the emulator still handles them, as a server would. */
@@ -243,6 +350,11 @@ export class WebexEmulator extends EventEmitter {
   private ignoreAcks = false;
   private uploadScan: FileScan = 'safe';
   private readonly authTimeout: number;
+  private readonly envelopeTtl: number;
+  private readonly maxPendingPerDevice: number;
+  private readonly deviceTtl: number;
+  private readonly clock: () => number;
+  private readonly expiryTimer: NodeJS.Timeout;
   /** Requests waiting on a {@link hold} now. */
   heldRequests = 0;
   private pongMode: PongMode = 'normal';
@@ -254,6 +366,13 @@ export class WebexEmulator extends EventEmitter {
     super();
     this.server = server;
     this.authTimeout = options.authTimeout ?? 30_000;
+    this.envelopeTtl = options.envelopeTtl ?? 3_600_000;
+    this.maxPendingPerDevice = options.maxPendingPerDevice ?? 10_000;
+    this.deviceTtl = options.deviceTtl ?? 86_400_000;
+    this.clock = options.now ?? Date.now;
+    // Expiry also runs on every event sent and every registration or handshake; this covers a quiet emulator.
+    this.expiryTimer = setInterval(() => this.expire(), Math.max(1_000, Math.min(this.envelopeTtl, this.deviceTtl, 60_000)));
+    this.expiryTimer.unref();
     const { port } = server.address() as AddressInfo;
     const host = options.host ?? '127.0.0.1';
     this.url = `http://${host}:${port}`;
@@ -275,6 +394,8 @@ export class WebexEmulator extends EventEmitter {
   }
 
   static async start(options: EmulatorOptions = {}): Promise<WebexEmulator> {
+    for (const name of ['envelopeTtl', 'maxPendingPerDevice', 'deviceTtl'] as const) checkPositive(name, options[name]);
+    if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('now must be a function returning ms since the epoch');
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -318,6 +439,7 @@ export class WebexEmulator extends EventEmitter {
 
   /** Closes every socket and the server. */
   async close(): Promise<void> {
+    clearInterval(this.expiryTimer);
     for (const hold of [...this.holds]) this.releaseHold(hold);
     for (const conn of this.live) conn.ws.terminate();
     for (const socket of this.upgrading) socket.destroy();
@@ -339,9 +461,15 @@ export class WebexEmulator extends EventEmitter {
     return this.world.messages;
   }
 
-  /** A person; `token` defaults to a fresh random one. */
-  createUser(init: { displayName: string; email?: string; token?: string }): EmulatedPerson {
-    return this.world.createPerson({ ...init, type: 'person' });
+  /** A person; `token` defaults to a fresh random one. The person `says` things and `submits` cards (see {@link EmulatedUser}). */
+  createUser(init: { displayName: string; email?: string; token?: string }): EmulatedUser {
+    const person = this.world.createPerson({ ...init, type: 'person' });
+    // Not enumerable: the person still compares and prints as the plain record it is.
+    Object.defineProperties(person, {
+      says: { value: (where: SayTarget, text: string, options?: SayOptions) => this.say(person, where, text, options) },
+      submits: { value: (card: { readonly id: string } | string, inputs?: Record<string, unknown>, options?: SubmitOptions) => this.submit(person, card, inputs, options) },
+    });
+    return person as EmulatedUser;
   }
 
   /** A bot (email `…@webex.bot`); `token` defaults to a fresh random one. */
@@ -362,8 +490,9 @@ export class WebexEmulator extends EventEmitter {
   /**
    * Posts a message as `from`, as a Webex client would: stores it and sends a
    * `conversation.activity` (verb `post`) to the devices of every member of the room, the
-   * author's included. Give `room` (or `roomId`) for a room, or `toPerson` for a direct message;
-   * `parentId` to reply in a thread; `mentions` to mention people (group rooms).
+   * author's included — except bots in group rooms, which get only the messages that mention them
+   * (`mentions`), as on Webex. Give `room` (or `roomId`) for a room, or `toPerson` for a direct
+   * message; `parentId` to reply in a thread.
    */
   postMessage(init: {
     from: EmulatedPerson;
@@ -388,11 +517,20 @@ export class WebexEmulator extends EventEmitter {
   }
 
   /**
-   * Shares files as `from` (verb `share`); with `scan: 'pending'` they stay 'unchecked' (downloads
+   * Shares files as `from` (verb `share`; in a group room a bot gets it only when `mentions` names
+   * it, as for messages); with `scan: 'pending'` they stay 'unchecked' (downloads
    * answer 423) until {@link finishScan}. A file is a name (its bytes are a placeholder, its type
    * guessed from the name) or `{ filename, data, contentType? }`.
    */
-  shareFile(init: { from: EmulatedPerson; room?: EmulatedRoom; toPerson?: EmulatedPerson; text?: string; files: readonly SharedFileInit[]; scan?: 'safe' | 'pending' }): Record<string, unknown> {
+  shareFile(init: {
+    from: EmulatedPerson;
+    room?: EmulatedRoom;
+    toPerson?: EmulatedPerson;
+    text?: string;
+    files: readonly SharedFileInit[];
+    scan?: 'safe' | 'pending';
+    mentions?: readonly EmulatedPerson[];
+  }): Record<string, unknown> {
     const room = this.roomFor(init);
     const state = init.scan === 'pending' ? 'unchecked' : 'safe';
     const shared = init.files.map((file) => {
@@ -401,7 +539,7 @@ export class WebexEmulator extends EventEmitter {
       const contentType = (typeof file === 'string' ? undefined : file.contentType) ?? guessContentType(name);
       return { name, data, contentType, malwareQuarantineState: state } as const;
     });
-    const message = this.world.createMessage(init.from, room, { text: init.text ?? '', shared: shared.map((f) => ({ ...f })) });
+    const message = this.world.createMessage(init.from, room, { text: init.text ?? '', shared: shared.map((f) => ({ ...f })), mentionedPeople: init.mentions?.map((p) => p.id) });
     return this.world.messageJson(message);
   }
 
@@ -431,6 +569,98 @@ export class WebexEmulator extends EventEmitter {
   submitCard(init: { by: EmulatedPerson; messageId: string; inputs: Record<string, unknown> }): Record<string, unknown> {
     const action: EmulatedAction = this.world.submitCard(this.world.findMessage(init.messageId), init.by, init.inputs);
     return this.world.actionJson(action);
+  }
+
+  /**
+   * Adds a bot to a group room, as `by` (default: the room's creator) would: the bot gets an `add`
+   * activity. Resolves once every socket of the bot open now has acked it (at once when none is open).
+   */
+  async addBot(room: EmulatedRoom, bot: BotLike, options: { by?: EmulatedPerson; timeout?: number } = {}): Promise<void> {
+    const person = this.botPerson(bot);
+    const by = options.by ?? this.people.get(room.creatorUuid);
+    if (!by) throw new TypeError('addBot: the room has no creator left; give { by }');
+    const devices = this.devicesOf(person).filter((d) => this.openConnections(d.uuid).some((c) => c.readyAt !== undefined));
+    const before = new Set(devices.flatMap((d) => [...d.pending.keys()]));
+    this.world.addMember(room, person, by);
+    const envelopes = devices.flatMap((d) => [...d.pending.keys()]).filter((id) => !before.has(id));
+    await this.waitFor(() => envelopes.every((id) => this.acks.some((a) => a.messageId === id)), { timeout: options.timeout ?? 5_000, what: `${person.displayName} acking its add to "${room.title}"` });
+  }
+
+  /**
+   * Resolves with the next message a bot posts in `room` (REST ids), or rejects after `timeout` ms
+   * (default 5000). Call it before what makes the bot speak: `const welcome = emulator.nextMessage(room);`.
+   */
+  nextMessage(room: EmulatedRoom | string, options: ReplyOptions & { what?: string } = {}): Promise<Message> {
+    const target = typeof room === 'string' ? this.world.findRoom(room) : room;
+    const from = options.from === undefined ? undefined : this.botPerson(options.from);
+    const timeout = options.timeout ?? 5_000;
+    return new Promise<Message>((resolve, reject) => {
+      const onMessage = (message: EmulatedMessage) => {
+        if (message.roomUuid !== target.uuid) return;
+        const author = this.people.get(message.personUuid);
+        if (from ? author !== from : author?.type !== 'bot') return;
+        done();
+        resolve(this.world.messageJson(message) as unknown as Message);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no message from ${from ? from.displayName : 'a bot'} in "${target.title}" within ${timeout} ms${options.what ? ` ${options.what}` : ''}`));
+      }, timeout);
+      const done = () => {
+        clearTimeout(timer);
+        this.off('message', onMessage);
+      };
+      this.on('message', onMessage);
+    });
+  }
+
+  private async say(from: EmulatedPerson, where: SayTarget, text: string, options: SayOptions = {}): Promise<Reply> {
+    const room = typeof where === 'string' ? this.world.findRoom(where) : 'members' in where ? where : this.world.directRoom(from, where);
+    const mentions = [...(options.mentions ?? [])];
+    let said = text;
+    if (room.type === 'group') {
+      // Longest names first, so that "@Echo Bot" wins over "@Echo".
+      const members = [...room.members].map((uuid) => this.people.get(uuid)).filter((p): p is EmulatedPerson => p !== undefined && p !== from);
+      for (const member of members.sort((a, b) => b.displayName.length - a.displayName.length)) {
+        if (!said.includes(`@${member.displayName}`)) continue;
+        said = said.split(`@${member.displayName}`).join(member.displayName);
+        if (!mentions.includes(member)) mentions.push(member);
+      }
+    }
+    const hint = room.type === 'group' && !mentions.some((p) => p.type === 'bot') ? ' (a bot sees only the group messages that mention it: write "@<its display name>")' : '';
+    const reply = this.nextMessage(room, { ...options, what: `after ${from.displayName} said ${JSON.stringify(text)}${hint}` });
+    const parentId = typeof options.parentId === 'object' ? options.parentId.id : options.parentId;
+    let message: Message;
+    try {
+      message = this.postMessage({ from, room, text: said, ...(parentId === undefined ? {} : { parentId }), ...(mentions.length ? { mentions } : {}) });
+    } catch (error) {
+      reply.catch(() => undefined);
+      throw error;
+    }
+    return Object.defineProperty(await reply, 'said', { value: message, enumerable: false }) as Reply;
+  }
+
+  private async submit(by: EmulatedPerson, card: { readonly id: string } | string, inputs: Record<string, unknown> = {}, options: SubmitOptions = {}): Promise<ActionReply> {
+    const message = this.world.findMessage(typeof card === 'string' ? card : card.id);
+    const room = this.world.rooms.get(message.roomUuid) as EmulatedRoom;
+    const values = submitted(message.attachments, inputs, options.button);
+    const reply = this.nextMessage(room, { ...options, what: `after ${by.displayName} submitted the card of ${message.id}` });
+    let action: AttachmentAction;
+    try {
+      action = this.submitCard({ by, messageId: message.id, inputs: values }) as unknown as AttachmentAction;
+    } catch (error) {
+      reply.catch(() => undefined);
+      throw error;
+    }
+    return Object.defineProperty(await reply, 'action', { value: action, enumerable: false }) as ActionReply;
+  }
+
+  /** The emulated person of a bot given as its person or as a SparkBot. */
+  private botPerson(bot: BotLike): EmulatedPerson {
+    if ('uuid' in bot && 'token' in bot) return bot;
+    const id = (bot as { currentUser?: { id: string } }).currentUser?.id;
+    if (id === undefined) throw new TypeError('give the bot as its emulated person, or as a SparkBot after start() (it knows its own id then)');
+    return this.world.findPerson(id);
   }
 
   addMember(room: EmulatedRoom, person: EmulatedPerson, by: EmulatedPerson): void {
@@ -476,11 +706,14 @@ export class WebexEmulator extends EventEmitter {
    * device acks it, and is delivered again to the next socket of that device until then.
    */
   sendEvent(personUuid: string, data: Record<string, unknown>): void {
+    this.expire();
     this.events.push({ personUuid, data });
     for (const device of this.devices.values()) {
       if (device.ownerUuid !== personUuid) continue;
       const envelope: Record<string, unknown> = { id: randomUUID(), data, filterMessage: false };
       device.pending.set(envelope.id as string, envelope);
+      device.pendingSince.set(envelope.id as string, this.clock());
+      if (device.pending.size > this.maxPendingPerDevice) this.dropEnvelope(device, device.pending.keys().next().value as string);
       for (const conn of this.live) {
         if (conn.record.deviceUuid === device.uuid && conn.ready) this.deliver(conn, envelope, false);
       }
@@ -571,13 +804,21 @@ export class WebexEmulator extends EventEmitter {
     let dropped = 0;
     for (const conn of this.live) {
       if (options.deviceUuid && conn.record.deviceUuid !== options.deviceUuid) continue;
-      conn.record.closedBy ??= 'server';
-      if (options.terminate) conn.ws.terminate();
-      else if (options.code === null) conn.ws.close(); // a close frame without a status: the client sees 1005
-      else conn.ws.close(options.code ?? 1011, options.reason ?? '');
+      if (options.terminate) {
+        conn.record.closedBy ??= 'server';
+        conn.ws.terminate();
+      } else this.closeFromServer(conn, options.code === null ? undefined : (options.code ?? 1011), options.reason ?? ''); // no code: the client sees 1005
       dropped += 1;
     }
     return dropped;
+  }
+
+  /** The server starts a close with `code` (none: a close frame without a status). */
+  private closeFromServer(conn: LiveConnection, code: number | undefined, reason: string): void {
+    conn.record.closedBy ??= 'server';
+    conn.serverClose ??= { code, reason };
+    if (code === undefined) conn.ws.close();
+    else conn.ws.close(code, reason);
   }
 
   /** Stops reading from the open sockets: no pongs, no answer to a close frame: a dead peer. */
@@ -632,6 +873,40 @@ export class WebexEmulator extends EventEmitter {
     return this.waiters.until(predicate, options.timeout ?? 10_000, () => new Error(`emulator.waitFor timed out${options.what ? `: ${options.what}` : ''}`));
   }
 
+  /**
+   * Drops what has outlived its bound (see {@link EmulatorOptions}): envelopes pending longer than
+   * `envelopeTtl`, and devices with no socket open that nobody used for `deviceTtl` (with what was
+   * pending on them). Runs by itself (every minute at most, on every event sent, every registration
+   * and every handshake); returns what it dropped, also announced as an `'expired'` event when not nothing.
+   */
+  expire(): ExpiryRecord {
+    const at = this.clock();
+    let envelopes = 0;
+    const devices: string[] = [];
+    const connected = new Set([...this.live].map((c) => c.record.deviceUuid));
+    for (const device of [...this.devices.values()]) {
+      if (!connected.has(device.uuid) && at - device.lastSeen >= this.deviceTtl) {
+        envelopes += device.pending.size;
+        this.devices.delete(device.uuid);
+        devices.push(device.uuid);
+        continue;
+      }
+      for (const [id, since] of device.pendingSince) {
+        if (at - since < this.envelopeTtl) break; // in the order they were sent
+        this.dropEnvelope(device, id);
+        envelopes += 1;
+      }
+    }
+    const record: ExpiryRecord = { envelopes, devices, at };
+    if (envelopes > 0 || devices.length > 0) this.emitChange('expired', record);
+    return record;
+  }
+
+  private dropEnvelope(device: EmulatedDevice, id: string): void {
+    device.pending.delete(id);
+    device.pendingSince.delete(id);
+  }
+
   /** Emits `kind` with its detail, then `'change'` (kind, detail) for whoever waits on any change. */
   private emitChange(kind: string, detail: unknown): void {
     this.emit(kind, detail);
@@ -657,7 +932,7 @@ export class WebexEmulator extends EventEmitter {
       const raw = Buffer.isBuffer(body);
       res.writeHead(status, { trackingid: trackingId, ...(body === undefined || raw ? {} : { 'content-type': 'application/json' }), ...(raw ? { 'content-length': String(body.byteLength) } : {}), ...headers });
       res.end(body === undefined ? undefined : raw || typeof body === 'string' ? body : JSON.stringify(body));
-      this.requests.push({ method, path, query: url.search, status, startedAt, at: Date.now(), personUuid: person?.uuid });
+      this.recordRequest(req, method, url, status, startedAt, person);
       this.emitChange('request', { method, path, status });
     };
     try {
@@ -667,7 +942,7 @@ export class WebexEmulator extends EventEmitter {
       await this.delay(method, path);
       const fault = this.takeFault(method, path);
       if (fault?.reset) {
-        this.requests.push({ method, path, query: url.search, status: 0, startedAt, at: Date.now(), personUuid: person?.uuid });
+        this.recordRequest(req, method, url, 0, startedAt, person);
         req.socket.destroy();
         this.emitChange('request', { method, path, status: 0 });
         return;
@@ -707,6 +982,15 @@ export class WebexEmulator extends EventEmitter {
     };
     this.uploads.push(record);
     this.emitChange('upload', record);
+  }
+
+  private recordRequest(req: IncomingMessage, method: string, url: URL, status: number, startedAt: number, person?: EmulatedPerson): void {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined) continue;
+      headers[name] = name === 'authorization' ? String(value).replace(/^(\S+)\s.*$/s, '$1 [redacted]') : Array.isArray(value) ? value.join(', ') : value;
+    }
+    this.requests.push({ method, path: url.pathname, query: url.search, status, startedAt, at: Date.now(), personUuid: person?.uuid, personId: person?.id, headers });
   }
 
   private personOf(authorization: string | undefined): EmulatedPerson | undefined {
@@ -760,12 +1044,18 @@ export class WebexEmulator extends EventEmitter {
     return undefined;
   }
 
+  /**
+   * The U2C host map. Each host is listed under its bare name and under `host:port`: SDK 3.x looks a
+   * service URL with a port up by `host:port`, webex 2.x by the bare name (and builds its URLs from
+   * the key, so the entries' `host` stays bare).
+   */
   private catalog(): Record<string, unknown> {
-    const host = new URL(this.url).hostname;
+    const { hostname, host } = new URL(this.url);
+    const entries = ['wdm', 'conversation', 'hydra'].map((service, i) => ({ host: hostname, id: `${this.clusterId}:${service}`, priority: i + 1, ttl: -1 }));
     return {
       format: 'hostmap',
       serviceLinks: { wdm: `${this.url}/wdm/api/v1`, metrics: `${this.url}/metrics/api/v1`, hydra: `${this.url}/v1`, u2c: `${this.url}/u2c/api/v1` },
-      hostCatalog: { [host]: ['wdm', 'conversation', 'hydra'].map((service, i) => ({ host, id: `${this.clusterId}:${service}`, priority: i + 1, ttl: -1 })) },
+      hostCatalog: { [hostname]: entries, ...(host === hostname ? {} : { [host]: entries }) },
     };
   }
 
@@ -796,6 +1086,7 @@ export class WebexEmulator extends EventEmitter {
       return found ? [204] : [404, { message: 'Device not found.' }];
     }
     if (!device || device.ownerUuid !== me.uuid) return [404, { message: 'Device not found.' }];
+    device.lastSeen = this.clock();
     if (method === 'GET') return [200, this.deviceJson(device)];
     if (method === 'PUT') {
       device.modificationTime = now();
@@ -805,6 +1096,7 @@ export class WebexEmulator extends EventEmitter {
   }
 
   private registerDevice(owner: EmulatedPerson, description: Record<string, unknown>, query: string): EmulatedDevice {
+    this.expire();
     const uuid = newUuid();
     const created = now();
     const device: EmulatedDevice = {
@@ -816,9 +1108,11 @@ export class WebexEmulator extends EventEmitter {
       creationTime: created,
       modificationTime: created,
       pending: new Map(),
+      pendingSince: new Map(),
+      lastSeen: this.clock(),
     };
     this.devices.set(uuid, device);
-    this.registrations.push({ deviceUuid: uuid, personUuid: owner.uuid, at: Date.now(), body: description, query });
+    this.registrations.push({ deviceUuid: uuid, personUuid: owner.uuid, personId: owner.id, at: Date.now(), body: description, query });
     this.emitChange('registration', device);
     return device;
   }
@@ -827,8 +1121,7 @@ export class WebexEmulator extends EventEmitter {
     this.devices.delete(uuid);
     for (const conn of this.live) {
       if (conn.record.deviceUuid === uuid) {
-        conn.record.closedBy ??= 'server';
-        conn.ws.close(4404, 'Device deleted');
+        this.closeFromServer(conn, 4404, 'Device deleted');
       }
     }
   }
@@ -851,11 +1144,12 @@ export class WebexEmulator extends EventEmitter {
   private async onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const path = url.pathname;
+    const startedAt = Date.now();
     const refuse = (status: number, headers: Record<string, string> = {}) => {
       const lines = [`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 429 ? 'Too Many Requests' : 'Error'}`, 'Connection: close', 'Content-Length: 0'];
       for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
       socket.end(`${lines.join('\r\n')}\r\n\r\n`);
-      this.requests.push({ method: 'WS', path, query: url.search, status, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
+      this.recordRequest(req, 'WS', url, status, startedAt);
       this.emitChange('request', { method: 'WS', path, status });
     };
     socket.on('error', () => undefined);
@@ -870,7 +1164,7 @@ export class WebexEmulator extends EventEmitter {
       this.upgrading.delete(socket);
     }
     if (socket.destroyed || !socket.readable || !socket.writable) {
-      this.requests.push({ method: 'WS', path, query: url.search, status: 0, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
+      this.recordRequest(req, 'WS', url, 0, startedAt);
       socket.destroy();
       this.emitChange('request', { method: 'WS', path, status: 0 });
       return;
@@ -880,14 +1174,16 @@ export class WebexEmulator extends EventEmitter {
       refuse(fault.status, fault.retryAfter === undefined ? {} : { 'Retry-After': String(fault.retryAfter) });
       return;
     }
+    this.expire();
     const match = /^\/mercury\/v1\/apps\/wx2\/registrations\/([^/]+)\/messages$/.exec(path);
     const device = match ? this.devices.get(match[1] as string) : undefined;
     if (!device) {
       refuse(404);
       return;
     }
+    device.lastSeen = this.clock();
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.requests.push({ method: 'WS', path, query: url.search, status: 101, startedAt: Date.now(), at: Date.now(), personUuid: undefined });
+      this.recordRequest(req, 'WS', url, 101, startedAt);
       this.onConnection(ws, socket, device, `${path}${url.search}`);
     });
   }
@@ -897,23 +1193,34 @@ export class WebexEmulator extends EventEmitter {
     const record: ConnectionRecord = { id: this.connectionCount, deviceUuid: device.uuid, url, openedAt: Date.now() };
     this.connections.push(record);
     const conn: LiveConnection = { record, ws, socket, personUuid: undefined, sequence: 0, ready: false, authTimer: undefined };
-    conn.authTimer = setTimeout(() => {
-      record.closedBy ??= 'server';
-      ws.close(4401, 'authentication did not happen within the timeout window of 30000 seconds.');
-    }, this.authTimeout);
+    conn.authTimer = setTimeout(() => this.closeFromServer(conn, 4401, 'authentication did not happen within the timeout window of 30000 seconds.'), this.authTimeout);
     conn.authTimer.unref();
     this.live.add(conn);
     ws.on('message', (data, isBinary) => this.onFrame(conn, device, data, isBinary));
     ws.on('close', (code, reason) => {
       clearTimeout(conn.authTimer);
       this.live.delete(conn);
+      device.lastSeen = this.clock();
       record.closedAt = Date.now();
-      record.closeCode = code;
-      record.closeReason = reason.toString();
-      record.closedBy ??= code === 1006 ? undefined : 'client';
+      // ws reports the client's close frame (1006 when there was none, or when ws refused its code).
+      const clientCode = conn.refusedClientCode ?? (code === 1006 ? undefined : code);
+      if (clientCode !== undefined) record.clientCloseCode = clientCode;
+      if (conn.serverClose && record.closedBy === 'server') {
+        record.closeCode = conn.serverClose.code ?? 1005;
+        record.closeReason = conn.serverClose.reason;
+      } else {
+        record.closeCode = clientCode ?? code;
+        record.closeReason = conn.refusedClientCode === undefined ? reason.toString() : '';
+        record.closedBy ??= clientCode === undefined ? undefined : 'client';
+      }
       this.emitChange('close', record);
     });
-    ws.on('error', (error) => log('socket %d error: %s', record.id, error.message));
+    ws.on('error', (error) => {
+      // A close frame with a code ws refuses ("invalid status code 1005"): the client did close, with that code.
+      const refused = (error as Error & { code?: string }).code === 'WS_ERR_INVALID_CLOSE_CODE' ? /status code (\d+)/.exec(error.message)?.[1] : undefined;
+      if (refused !== undefined) conn.refusedClientCode = Number(refused);
+      log('socket %d error: %s', record.id, error.message);
+    });
     ws.on('pong', () => {
       this.protocolPongs += 1;
       this.emitChange('pong', record);
@@ -925,24 +1232,33 @@ export class WebexEmulator extends EventEmitter {
   }
 
   private onFrame(conn: LiveConnection, device: EmulatedDevice, data: RawData, isBinary: boolean): void {
-    if (isBinary) return;
-    let frame: Record<string, unknown>;
-    try {
-      const parsed: unknown = JSON.parse(data.toString());
-      if (typeof parsed !== 'object' || parsed === null) return;
-      frame = parsed as Record<string, unknown>;
-    } catch {
-      return;
-    }
     const { record, ws } = conn;
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+    let frame: Record<string, unknown> | undefined;
+    if (!isBinary) {
+      try {
+        const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) frame = parsed as Record<string, unknown>;
+      } catch {
+        // recorded raw below
+      }
+    }
+    if (frame?.type !== 'ping' && frame?.type !== 'ack') {
+      const type = typeof frame?.type === 'string' ? frame.type : undefined;
+      const json = frame && type === 'authorization' ? { ...frame, data: { ...(frame.data as object), token: 'Bearer [redacted]' } } : frame;
+      const raw = frame ? undefined : bytes.toString(isBinary ? 'base64' : 'utf8');
+      const framed: FrameRecord = { connectionId: record.id, type, json, raw, binary: isBinary, at: Date.now() };
+      this.clientFrames.push(framed);
+      this.emitChange('frame', framed);
+    }
+    if (!frame) return;
     if (frame.type !== 'authorization' && record.authorizedAt === undefined) return; // nothing counts before authorization
     switch (frame.type) {
       case 'authorization': {
         const token = /^Bearer\s+(\S+)$/i.exec(String((frame.data as { token?: unknown } | undefined)?.token ?? ''))?.[1];
         const owner = this.people.get(device.ownerUuid);
         if (!token || !owner || token !== owner.token) {
-          record.closedBy ??= 'server';
-          ws.close(4401, 'Unauthorized');
+          this.closeFromServer(conn, 4401, 'Unauthorized');
           return;
         }
         clearTimeout(conn.authTimer);
@@ -963,7 +1279,7 @@ export class WebexEmulator extends EventEmitter {
       }
       case 'ack': {
         const messageId = typeof frame.messageId === 'string' ? frame.messageId : '';
-        if (!this.ignoreAcks) device.pending.delete(messageId);
+        if (!this.ignoreAcks) this.dropEnvelope(device, messageId);
         this.acks.push({ connectionId: record.id, messageId, at: Date.now() });
         this.emitChange('ack', record);
         return;
@@ -988,6 +1304,45 @@ export class WebexEmulator extends EventEmitter {
     this.emitChange('ready', conn.record);
     for (const envelope of [...device.pending.values()]) this.deliver(conn, envelope, true);
   }
+}
+
+/**
+ * The inputs of a card submit as Webex sends them: every `Input.*` of the card by id (its `value`,
+ * else ''), the values given, then the data of the `Action.Submit` pressed (by title; the only one
+ * when no title is given).
+ */
+function submitted(attachments: readonly unknown[] | undefined, given: Record<string, unknown>, button: string | undefined): Record<string, unknown> {
+  const card = (attachments?.[0] as { content?: unknown } | undefined)?.content;
+  if (card === undefined) throw new TypeError('that message has no card to submit');
+  const inputs: Record<string, unknown> = {};
+  const submits: Array<{ title?: unknown; data?: unknown }> = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (typeof node !== 'object' || node === null) return;
+    const element = node as Record<string, unknown>;
+    if (typeof element.type === 'string' && element.type.startsWith('Input.') && typeof element.id === 'string') inputs[element.id] = element.value ?? '';
+    if (element.type === 'Action.Submit') submits.push(element);
+    for (const value of Object.values(element)) walk(value);
+  };
+  walk(card);
+  const titles = submits.map((s) => JSON.stringify(s.title ?? ''));
+  const pressed = button === undefined ? (submits.length === 1 ? submits[0] : undefined) : submits.find((s) => s.title === button);
+  if (!pressed) {
+    throw new TypeError(
+      submits.length === 0
+        ? 'that card has no Action.Submit button'
+        : button === undefined
+          ? `that card has ${submits.length} Submit buttons (${titles.join(', ')}): say which with { button: <its title> }`
+          : `that card has no Submit button titled ${JSON.stringify(button)} (it has ${titles.join(', ')})`,
+    );
+  }
+  const data = typeof pressed.data === 'object' && pressed.data !== null ? (pressed.data as Record<string, unknown>) : {};
+  return { ...inputs, ...given, ...data };
+}
+
+/** An option that must be absent or a positive number (Infinity: never). */
+function checkPositive(name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value) || value <= 0)) throw new TypeError(`${name} must be a positive number, got ${String(value)}`);
 }
 
 function requirePerson(person: EmulatedPerson | undefined): EmulatedPerson {

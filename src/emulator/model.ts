@@ -56,13 +56,20 @@ export function scanOf(file: EmulatedFile): FileScan {
 
 export interface EmulatedMessage {
   readonly uuid: string;
+  /** The REST id (Hydra MESSAGE id). */
   readonly id: string;
   readonly roomUuid: string;
+  /** The room's REST id. */
+  readonly roomId: string;
   readonly personUuid: string;
+  /** The author's REST id. */
+  readonly personId: string;
   readonly text?: string;
   readonly markdown?: string;
   readonly html?: string;
   readonly parentUuid?: string;
+  /** The thread's first message, as a REST id. */
+  readonly parentId?: string;
   readonly mentionedPeople?: readonly string[];
   readonly files?: readonly string[];
   readonly attachments?: readonly unknown[];
@@ -79,8 +86,12 @@ export interface EmulatedDevice {
   readonly description: Record<string, unknown>;
   readonly creationTime: string;
   modificationTime: string;
-  /** Envelopes sent to this device and not acked yet, in the order they were sent. */
+  /** Envelopes sent to this device and not acked yet, in the order they were sent (they expire: see the emulator's `envelopeTtl`). */
   readonly pending: Map<string, Record<string, unknown>>;
+  /** When each pending envelope was sent (the emulator's clock, ms), by envelope id. */
+  readonly pendingSince: Map<string, number>;
+  /** When the device was last used: registered, read, refreshed, or a socket of it opened, spoke or closed (the emulator's clock, ms). */
+  lastSeen: number;
 }
 
 export interface EmulatedTeam {
@@ -95,9 +106,17 @@ export interface EmulatedTeam {
 
 export interface EmulatedAction {
   readonly uuid: string;
+  /** The REST id (Hydra ATTACHMENT_ACTION id). */
+  readonly id: string;
   readonly messageUuid: string;
+  /** The card's message, as a REST id. */
+  readonly messageId: string;
   readonly personUuid: string;
+  /** Who submitted, as a REST id. */
+  readonly personId: string;
   readonly roomUuid: string;
+  /** The room's REST id. */
+  readonly roomId: string;
   readonly inputs: Record<string, unknown>;
   readonly created: string;
 }
@@ -215,6 +234,8 @@ export class World {
     this.announceIn(room, creator, 'create', {
       id: room.uuid,
       objectType: 'conversation',
+      url: this.conversationUrl(room.uuid),
+      tags: [],
       displayName: room.title,
       participants: { items: init.members.map((member) => this.personObject(member)) },
     });
@@ -319,11 +340,13 @@ export class World {
       uuid,
       id: this.hydra('MESSAGE', uuid),
       roomUuid: room.uuid,
+      roomId: room.id,
       personUuid: author.uuid,
+      personId: author.id,
       ...(body.text === undefined ? {} : { text: body.text }),
       ...(body.markdown === undefined ? {} : { markdown: body.markdown }),
       ...(html === undefined ? {} : { html }),
-      ...(parentUuid === undefined ? {} : { parentUuid }),
+      ...(parentUuid === undefined ? {} : { parentUuid, parentId: this.hydra('MESSAGE', parentUuid) }),
       ...(mentioned === undefined ? {} : { mentionedPeople: mentioned }),
       ...(body.files === undefined ? {} : { files: body.files }),
       ...(body.attachments === undefined ? {} : { attachments: body.attachments }),
@@ -332,13 +355,20 @@ export class World {
     };
     this.messages.set(uuid, message);
     room.lastActivity = message.created;
+    const mentions = mentioned?.length ? { mentions: { items: mentioned.map((id) => ({ id, objectType: 'person' })) } } : {};
     const object = message.shared
-      ? { id: uuid, objectType: 'content', contentCategory: 'documents', displayName: message.text ?? '', files: { items: message.shared.map((f) => this.fileObject(f)) } }
-      : { id: uuid, objectType: 'comment', displayName: message.text ?? '', ...(message.markdown ? { content: message.markdown } : {}) };
-    this.announceIn(room, author, message.shared ? 'share' : 'post', object, {
-      id: uuid,
-      ...(parentUuid === undefined ? {} : { parent: { id: parentUuid, type: 'reply' } }),
-    });
+      ? { id: uuid, objectType: 'content', contentCategory: 'documents', displayName: message.text ?? '', files: { items: message.shared.map((f) => this.fileObject(f)) }, ...mentions }
+      : { id: uuid, objectType: 'comment', displayName: message.text ?? '', ...(message.markdown ? { content: message.markdown } : {}), ...mentions };
+    // Webex sends a bot the group-room messages that @mention it (and its own), nothing else; direct rooms: all.
+    const recipients = room.type === 'direct' ? room.members : [...room.members].filter((member) => this.people.get(member)?.type !== 'bot' || member === author.uuid || mentioned?.includes(member));
+    room.lastActivity = now();
+    this.announce(
+      recipients,
+      this.activity(room, author, message.shared ? 'share' : 'post', object, {
+        id: uuid,
+        ...(parentUuid === undefined ? {} : { parent: { id: parentUuid, type: 'reply' } }),
+      }),
+    );
     this.onMessage(message);
     return message;
   }
@@ -419,7 +449,19 @@ export class World {
     const room = this.rooms.get(message.roomUuid);
     if (!room || !room.members.has(by.uuid)) throw new HttpProblem(404, 'Message not found.');
     if (!message.attachments?.length) throw new HttpProblem(400, 'The message has no card.');
-    const action: EmulatedAction = { uuid: newUuid(), messageUuid: message.uuid, personUuid: by.uuid, roomUuid: room.uuid, inputs, created: now() };
+    const uuid = newUuid();
+    const action: EmulatedAction = {
+      uuid,
+      id: this.hydra('ATTACHMENT_ACTION', uuid),
+      messageUuid: message.uuid,
+      messageId: message.id,
+      personUuid: by.uuid,
+      personId: by.id,
+      roomUuid: room.uuid,
+      roomId: room.id,
+      inputs,
+      created: now(),
+    };
     this.actions.set(action.uuid, action);
     this.announceIn(room, by, 'cardAction', { objectType: 'submit', inputs }, { id: action.uuid, parent: { id: message.uuid, type: 'cardAction' } });
     return action;
@@ -565,7 +607,7 @@ export class World {
   // ---------------------------------------------------------------- activities
 
   private personObject(person: EmulatedPerson): Record<string, unknown> {
-    return { id: person.uuid, objectType: 'person', emailAddress: person.email, displayName: person.displayName, entryUUID: person.uuid };
+    return { id: person.uuid, objectType: 'person', emailAddress: person.email, displayName: person.displayName, entryUUID: person.uuid, orgId: person.orgId };
   }
 
   private fileObject(file: EmulatedFile): Record<string, unknown> {
@@ -573,8 +615,11 @@ export class World {
   }
 
   private activity(room: EmulatedRoom, actor: EmulatedPerson, verb: string, object: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const id = typeof extra.id === 'string' ? extra.id : newUuid();
     return {
-      id: newUuid(),
+      id,
+      // Where the activity lives on its conversation server: clients derive its cluster from this host.
+      url: `${this.conversationUrl(room.uuid).replace(/\/conversations\/[^/]*$/, '')}/activities/${id}`,
       verb,
       published: now(),
       actor: {
@@ -582,6 +627,7 @@ export class World {
         entryUUID: actor.uuid,
         emailAddress: actor.email,
         displayName: actor.displayName,
+        orgId: actor.orgId,
         objectType: 'person',
         // Bots appear as another type of actor (UNCONFIRMED which string Webex uses; webex_bot treats non-PERSON as a bot).
         type: actor.type === 'bot' ? 'APPLICATION' : 'PERSON',

@@ -32,7 +32,7 @@ test('with concurrency 8 and random REST latency, each room still sees its messa
   for (let i = 0; i < 12; i += 1) {
     for (const room of rooms) {
       const text = `${room.title} #${i}`;
-      emulator.postMessage({ from: alice, room, text });
+      emulator.postMessage({ from: alice, room, text, mentions: [person] });
       sent.set(room.id, [...(sent.get(room.id) ?? []), text]);
     }
   }
@@ -108,8 +108,8 @@ test("other bots' messages are ignored unless allowBotToBot is set", async (t) =
       texts.push(message.text ?? '');
     });
     await bot.start();
-    emulator.postMessage({ from: otherBot, room, text: 'beep' });
-    emulator.postMessage({ from: alice, room, text: 'human' });
+    emulator.postMessage({ from: otherBot, room, text: 'beep', mentions: [person] });
+    emulator.postMessage({ from: alice, room, text: 'human', mentions: [person] });
     await until(() => texts.includes('human'));
     assert.deepEqual(texts, allowBotToBot ? ['beep', 'human'] : ['human'], `allowBotToBot: ${allowBotToBot}`);
   }

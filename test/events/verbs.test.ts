@@ -60,9 +60,9 @@ test('create → the memberships of the new room, and a room created event', asy
 });
 
 test('post → the message', async (t) => {
-  const { emulator, alice, room, next, typed } = await setup(t);
+  const { emulator, alice, room, next, typed, person } = await setup(t);
   const from = typed.length;
-  const posted = emulator.postMessage({ from: alice, room, text: 'hello' });
+  const posted = emulator.postMessage({ from: alice, room, mentions: [person], text: 'hello' });
   const message = data<Message>(await next('post'));
   assert.equal(message.id, posted.id);
   assert.equal(message.text, 'hello');
@@ -70,26 +70,26 @@ test('post → the message', async (t) => {
 });
 
 test('share of a file already scanned → the message at once', async (t) => {
-  const { emulator, alice, room, next } = await setup(t);
-  const shared = emulator.shareFile({ from: alice, room, text: 'the report', files: ['report.pdf'] });
+  const { emulator, alice, room, next, person } = await setup(t);
+  const shared = emulator.shareFile({ from: alice, room, mentions: [person], text: 'the report', files: ['report.pdf'] });
   const message = data<Message>(await next('share'));
   assert.equal(message.id, shared.id);
   assert.equal(message.files?.length, 1);
 });
 
 test('share followed by update: the message is delivered once, when the scan says the file is safe', async (t) => {
-  const { emulator, alice, room, next, calls, typed, until } = await setup(t);
+  const { emulator, alice, room, next, calls, typed, until, person } = await setup(t);
   const from = calls.length;
   const typedFrom = typed.length;
-  const shared = emulator.shareFile({ from: alice, room, text: 'scan me', files: ['big.zip'], scan: 'pending' });
-  const probe = emulator.postMessage({ from: alice, room, text: 'after the share' });
+  const shared = emulator.shareFile({ from: alice, room, mentions: [person], text: 'scan me', files: ['big.zip'], scan: 'pending' });
+  const probe = emulator.postMessage({ from: alice, room, mentions: [person], text: 'after the share' });
   await next('post', from);
   assert.ok(!calls.slice(from).some((c) => c.verb === 'share'), 'nothing delivered while the scan runs');
   emulator.finishScan(shared.id as string, 'safe');
   const message = data<Message>(await next('share', from));
   assert.equal(message.id, shared.id);
   emulator.finishScan(shared.id as string, 'safe'); // a second update changes nothing
-  emulator.postMessage({ from: alice, room, text: 'last' });
+  emulator.postMessage({ from: alice, room, mentions: [person], text: 'last' });
   await until(() => calls.slice(from).filter((c) => c.verb === 'post').length === 2);
   assert.equal(calls.slice(from).filter((c) => c.verb === 'share').length, 1);
   assert.deepEqual(
@@ -99,9 +99,9 @@ test('share followed by update: the message is delivered once, when the scan say
 });
 
 test('a shared file that fails the scan is never delivered, and a warning says so', async (t) => {
-  const { emulator, alice, room, calls, warnings, until } = await setup(t);
+  const { emulator, alice, room, calls, warnings, until, person } = await setup(t);
   const from = calls.length;
-  const shared = emulator.shareFile({ from: alice, room, files: ['virus.exe'], scan: 'pending' });
+  const shared = emulator.shareFile({ from: alice, room, mentions: [person], files: ['virus.exe'], scan: 'pending' });
   emulator.finishScan(shared.id as string, 'infected');
   await until(() => warnings.some((w) => w.code === 'UNSAFE_FILE'), 'the warning');
   assert.equal(warnings.find((w) => w.code === 'UNSAFE_FILE')?.context?.verb, 'update');
@@ -109,7 +109,7 @@ test('a shared file that fails the scan is never delivered, and a warning says s
 });
 
 test('update of the room (renamed), lock and unlock → the room, and room updated events', async (t) => {
-  const { emulator, alice, room, next, typed } = await setup(t);
+  const { emulator, alice, room, next, typed, person } = await setup(t);
   const from = typed.length;
   emulator.renameRoom(room, 'Renamed', alice);
   assert.equal(data<Room>(await next('update')).title, 'Renamed');
@@ -126,7 +126,7 @@ test('update of the room (renamed), lock and unlock → the room, and room updat
 });
 
 test('add (person) → the memberships of that person in the room, and membership created', async (t) => {
-  const { emulator, alice, room, next, typed } = await setup(t);
+  const { emulator, alice, room, next, typed, person } = await setup(t);
   const carol = emulator.createUser({ displayName: 'Carol Example' });
   const from = typed.length;
   emulator.addMember(room, carol, alice);
@@ -149,7 +149,7 @@ test('leave → membership deleted', async (t) => {
 });
 
 test('assignModerator and unassignModerator → the membership, and membership updated', async (t) => {
-  const { emulator, alice, bob, room, next, typed } = await setup(t);
+  const { emulator, alice, bob, room, next, typed, person } = await setup(t);
   const from = typed.length;
   emulator.setModerator(room, bob, true, alice);
   assert.equal(data<Membership>(await next('assignModerator')).isModerator, true);
@@ -169,8 +169,8 @@ test('hide → the membership, and membership updated', async (t) => {
 });
 
 test('acknowledge → membership seen with the last message read', async (t) => {
-  const { emulator, alice, bob, room, next, typed } = await setup(t);
-  const posted = emulator.postMessage({ from: alice, room, text: 'read me' });
+  const { emulator, alice, bob, room, next, typed, person } = await setup(t);
+  const posted = emulator.postMessage({ from: alice, room, mentions: [person], text: 'read me' });
   await next('post');
   const from = typed.length;
   emulator.acknowledge(posted.id as string, bob);
@@ -181,8 +181,8 @@ test('acknowledge → membership seen with the last message read', async (t) => 
 });
 
 test('delete → messageDeleted', async (t) => {
-  const { emulator, alice, room, next, typed } = await setup(t);
-  const posted = emulator.postMessage({ from: alice, room, text: 'oops' });
+  const { emulator, alice, room, next, typed, person } = await setup(t);
+  const posted = emulator.postMessage({ from: alice, room, mentions: [person], text: 'oops' });
   await next('post');
   const from = typed.length;
   emulator.deleteMessage(posted.id as string, alice);
@@ -192,7 +192,7 @@ test('delete → messageDeleted', async (t) => {
 });
 
 test('cardAction → the attachment action, and a cardAction event', async (t) => {
-  const { emulator, alice, room, next, typed, bot } = await setup(t);
+  const { emulator, alice, room, next, typed, bot, person } = await setup(t);
   const card = await bot.api.messages.create({
     roomId: room.id,
     text: 'a card',

@@ -265,7 +265,7 @@ test('a file shared by a user reaches the bot, which downloads it: bytes, name (
   });
   await h.bot.start();
   const bytes = randomBytes(20_000);
-  h.emulator.shareFile({ from: h.alice, room: h.room, text: 'my CV', files: [{ filename: 'résumé final.pdf', data: bytes }] });
+  h.emulator.shareFile({ from: h.alice, room: h.room, mentions: [h.person], text: 'my CV', files: [{ filename: 'résumé final.pdf', data: bytes }] });
   await h.until(() => received.length === 1, 'the share');
   const file = await h.bot.api.contents.download(received[0]?.files?.[0] ?? '');
   assert.ok(file.data.equals(bytes));

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { WebexEmulator, type EmulatedPerson } from '../../src/emulator/index.js';
+import { WebexEmulator, type EmulatedPerson, type EmulatorOptions } from '../../src/emulator/index.js';
 import { Waiters } from '../../src/emulator/waiters.js';
 import { SparkBot, type SparkBotError, type SparkBotOptions, type ConnectionStateName } from '../../src/index.js';
 import { TestClock } from './test-clock.js';
@@ -35,8 +35,8 @@ export async function tempDir(t: TestContext): Promise<string> {
   return dir;
 }
 
-export async function startEmulator(t: TestContext): Promise<WebexEmulator> {
-  const emulator = await WebexEmulator.start();
+export async function startEmulator(t: TestContext, options?: EmulatorOptions): Promise<WebexEmulator> {
+  const emulator = await WebexEmulator.start(options);
   defer(t, () => emulator.close());
   return emulator;
 }
@@ -136,9 +136,15 @@ export function nextEvent<K extends 'message' | 'error' | 'warning' | 'state'>(b
   });
 }
 
-/** The pieces of `secret` (SECRET_PIECE characters long, what the redactor counts as a leak) that `text` contains. */
-export function secretPieces(text: string, secret: string): string[] {
-  const found: string[] = [];
+/**
+ * The pieces of `token` (SECRET_PIECE characters long, what the redactor counts as a leak) that
+ * `text` contains. Of a Webex token (`<secret>_<cluster>_<org uuid>`), the pieces of its secret
+ * part, and the whole token: the org id is public (activities carry it in every `orgId`).
+ */
+export function secretPieces(text: string, token: string): string[] {
+  const webex = /^(.+)_[A-Za-z0-9]{4}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.exec(token);
+  const secret = webex?.[1] ?? token;
+  const found: string[] = text.includes(token) && secret !== token ? [token] : [];
   for (let i = 0; i + SECRET_PIECE <= secret.length; i++) {
     const piece = secret.slice(i, i + SECRET_PIECE);
     if (text.includes(piece)) found.push(piece);
