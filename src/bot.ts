@@ -10,11 +10,13 @@ import { createActor, type Actor, type SnapshotFrom, type StateValue } from 'xst
 import { type Clock, realClock } from './clock.js';
 import { createDeadline, type Deadline } from './deadline.js';
 import { connectionMachine, type ConnectionStateName, type DeviceRef, type Failure } from '../machines/connection.js';
+import { ServiceCatalog } from './actors/catalog.js';
 import { createDeviceActor } from './actors/device.js';
 import { createSocketActor } from './actors/socket.js';
 import { createStore, type Store } from './actors/store.js';
+import { hostAllowed, WdmLocator } from './actors/wdm.js';
 import { SparkBotError, type ErrorContext, type SparkBotErrorCode } from './errors.js';
-import { ClusterResolver, type HostCatalog } from './events/cluster.js';
+import { ClusterResolver } from './events/cluster.js';
 import { DEFAULT_DEDUP_WINDOW, RecentIds } from './events/dedup.js';
 import { type Delivery, Dispatcher } from './events/dispatcher.js';
 import type { Activity, JoinedEvent, LeftEvent, MembershipEvent, MessageDeletedEvent, ReceivedCardAction, ReceivedMessage, RoomEvent } from './events/types.js';
@@ -121,6 +123,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private actor: ConnectionActor;
   private readonly createConnection: () => ConnectionActor;
   private readonly store: Store;
+  /** Which WDM the device lives on (saved with it). */
+  private readonly wdm: WdmLocator;
   private readonly dispatcher: Dispatcher;
   private readonly handling: Handling;
   /** The delivery whose handlers run (in their async context): a stop() called from one does not wait for it. */
@@ -174,9 +178,11 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     if (envProxy) this.log('proxies from the environment: %s', envProxy.summary);
     const httpDispatcher = opts.dispatcher ?? envProxy?.dispatcher;
     const socketAgent = opts.agent ?? envProxy?.agent;
+    // The WDM found through the service catalog (or the last-connection file) is added once checked.
+    const wdmOrigin = opts.discoverWdm ? [] : [new URL(opts.wdmUrl).origin];
     const http = new Http({
       token: opts.token,
-      allowedOrigins: new Set([new URL(opts.wdmUrl).origin, new URL(opts.apiUrl).origin, ...u2cOrigin]),
+      allowedOrigins: new Set([...wdmOrigin, new URL(opts.apiUrl).origin, ...u2cOrigin]),
       redactor: this.redactor,
       log: createLog('http', this.redactor, opts.logger),
       timeout: opts.requestTimeout,
@@ -214,14 +220,27 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       warn: (message, cause) => this.reportWarning(new SparkBotError('STORE_ERROR', message, { cause })),
     });
     this.seen = new RecentIds(DEFAULT_DEDUP_WINDOW, () => this.scheduleSeenWrite());
-    const u2cUrl = opts.u2cUrl;
+    // One catalog request serves the WDM discovery and the cluster lookup (src/actors/catalog.ts).
+    const catalog = opts.u2cUrl === false ? undefined : new ServiceCatalog({ http, u2cUrl: opts.u2cUrl, log: createLog('device', this.redactor, opts.logger) });
     const clusters = new ClusterResolver({
-      fetchCatalog:
-        u2cUrl === false
-          ? undefined
-          : async () => (await this.api.request<{ hostCatalog?: HostCatalog }>('GET', `${u2cUrl.replace(/\/+$/, '')}/catalog`, { searchParams: { format: 'hostmap' } }))?.hostCatalog ?? {},
+      fetchCatalog: catalog === undefined ? undefined : async () => (await catalog.load()).hostCatalog,
       log: createLog('events', this.redactor, opts.logger),
       retryAfter: 60_000,
+    });
+    // The socket hosts grow with the WDM in use (unless socketHosts was set), and with it only.
+    const socketHosts = [...opts.socketHosts];
+    this.wdm = new WdmLocator({
+      fixed: opts.discoverWdm ? undefined : opts.wdmUrl,
+      catalog: opts.discoverWdm ? catalog : undefined,
+      u2cUrl: opts.u2cUrl,
+      allowInsecure: opts.allowInsecure,
+      redactor: this.redactor,
+      trust: (url) => {
+        http.allowOrigin(url.origin);
+        if (!opts.socketHostsGiven && !hostAllowed(url.hostname, socketHosts)) socketHosts.push(url.hostname);
+      },
+      warn: (message) => this.reportWarning(new SparkBotError('CATALOG_ERROR', message)),
+      log: createLog('device', this.redactor, opts.logger),
     });
     const onMessage = opts.onMessage;
     this.dispatcher = new Dispatcher({
@@ -243,13 +262,13 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       actors: {
         device: createDeviceActor({
           http,
-          wdmUrl: opts.wdmUrl,
+          wdm: this.wdm,
           deviceDesc: opts.deviceDesc,
           store: this.store,
           log: createLog('device', this.redactor, opts.logger),
           redactor: this.redactor,
           allowInsecure: opts.allowInsecure,
-          socketHosts: opts.socketHosts,
+          socketHosts,
           warn: (message) => this.reportWarning(new SparkBotError('STORE_ERROR', message)),
           abandoned: (registration, handle) => this.keepAbandoned(registration, handle),
         }),
@@ -274,7 +293,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       },
       actions: {
         'persist device': (_, params: { device: DeviceRef; registered: boolean }) => {
-          this.watchStoreWrite(this.store.saveDevice(params.device), 'the device');
+          this.watchStoreWrite(this.store.saveDevice(params.device, this.wdm.current), 'the device');
         },
       },
     });
@@ -520,7 +539,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
           if (byStop) {
             this.log('keeping device %s, registered while the bot stopped', device.url);
             this.adopted = device;
-            this.watchStoreWrite(this.store.saveDevice(device), 'the device');
+            this.watchStoreWrite(this.store.saveDevice(device, this.wdm.current), 'the device');
             return;
           }
           await handle.discard(device);

@@ -30,6 +30,11 @@ export type SparkBotErrorCode =
   | 'CANCELLED'
   /** The last-connection file could not be read or written. */
   | 'STORE_ERROR'
+  /**
+   * Webex's service catalog (`u2cUrl`) could not be had, or named no usable WDM: the bot registers
+   * at the default WDM URL instead (a warning, once; set `wdmUrl` to choose one).
+   */
+  | 'CATALOG_ERROR'
   /** A frame from the server could not be used. */
   | 'INVALID_FRAME'
   /** A message handler (onMessage or a 'message' listener) threw or rejected. */

@@ -1,6 +1,7 @@
 /**
  * The one place where sparkbot's HTTP requests get the token: a ky instance whose hook adds the
- * Authorization header only for the origins the user configured (wdmUrl, apiUrl, u2cUrl). ky's
+ * Authorization header only for the origins the user configured (wdmUrl, apiUrl, u2cUrl) and the
+ * WDM that the service catalog named, once checked (allowOrigin). ky's
  * own retries are off; callers (the machine, the REST client) decide what a failure means.
  *
  * Every exchange is bounded here, whatever the server does: one timer covers the whole request,
@@ -101,9 +102,12 @@ export class Http {
   readonly #deps: HttpDeps;
   readonly #ky: KyInstance;
   readonly #maxResponseSize: number;
+  /** The origins the token goes to: the configured ones, and the WDM sparkbot found (see allowOrigin). */
+  readonly #origins: Set<string>;
 
   constructor(deps: HttpDeps) {
     this.#token = deps.token;
+    this.#origins = new Set(deps.allowedOrigins);
     this.#deps = deps;
     this.#maxResponseSize = deps.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE;
     const options: KyOptions = {
@@ -124,6 +128,14 @@ export class Http {
     };
     if (deps.dispatcher !== undefined) (options as Record<string, unknown>).dispatcher = deps.dispatcher;
     this.#ky = ky.create(options);
+  }
+
+  /**
+   * Lets the token go to one more origin: the WDM that the service catalog or the last-connection
+   * file named, once checked (src/actors/wdm.ts). Nothing else widens the list.
+   */
+  allowOrigin(origin: string): void {
+    this.#origins.add(origin);
   }
 
   /** Default of `maxSize` for `responseType: 'bytes'`: the `maxResponseSize` of this Http. */
@@ -289,7 +301,7 @@ export class Http {
   /** The Authorization header for `url`; throws when the token must not go there. */
   #authorization(url: string): string {
     const origin = new URL(url).origin;
-    if (!this.#deps.allowedOrigins.has(origin)) {
+    if (!this.#origins.has(origin)) {
       throw new Error(`refusing to send the token to ${origin}: it is neither the wdmUrl nor the apiUrl origin`);
     }
     return `Bearer ${this.#token}`;
@@ -313,7 +325,7 @@ export class Http {
   /** Why the token must not go to `url` (its origin, or "this URL"), or undefined when it may. */
   #refusal(url: string): string | undefined {
     const origin = originOf(url);
-    return origin !== undefined && this.#deps.allowedOrigins.has(origin) ? undefined : (origin ?? 'this URL');
+    return origin !== undefined && this.#origins.has(origin) ? undefined : (origin ?? 'this URL');
   }
 
   /**
@@ -440,11 +452,11 @@ export class Http {
   }
 
   [inspect.custom](): string {
-    return `Http { origins: ${inspect([...this.#deps.allowedOrigins])} }`;
+    return `Http { origins: ${inspect([...this.#origins])} }`;
   }
 
   toJSON(): { origins: string[] } {
-    return { origins: [...this.#deps.allowedOrigins] };
+    return { origins: [...this.#origins] };
   }
 }
 

@@ -27,13 +27,20 @@ export interface SparkBotOptions<Bot = unknown> {
   readonly token: string;
   /** Seed-compatible callback for every conversation activity. */
   readonly onMessage?: OnMessage<Bot>;
-  /** WDM devices URL. Default `https://wdm-a.wbx2.com/wdm/api/v1/devices`. */
+  /**
+   * WDM devices URL (device registration). Default: the one Webex's service catalog names
+   * (`serviceLinks.wdm` of `GET {u2cUrl}/catalog?format=hostmap`, plus `/devices`), kept in the
+   * last-connection file with the device; `https://wdm-a.wbx2.com/wdm/api/v1/devices` (with a
+   * `CATALOG_ERROR` warning) when the catalog cannot be had or names no usable WDM, and with
+   * `u2cUrl: false`. Set, it is used as it is and the catalog is not asked.
+   */
   readonly wdmUrl?: string;
   /** Webex REST base URL. Default `https://webexapis.com/v1`. */
   readonly apiUrl?: string;
   /**
-   * Path of the last-connection file (the device to reuse on restart); `false` keeps it in memory.
-   * Default `~/.sparkbot/last-connection-<hash>.json`, the hash taken from wdmUrl and the token so
+   * Path of the last-connection file (the device to reuse on restart, and the WDM URL it lives on);
+   * `false` keeps it in memory. Default `~/.sparkbot/last-connection-<hash>.json`, the hash taken
+   * from the wdmUrl option (its default when not set, whatever the catalog names) and the token so
    * that two bots on one host never share a file (the file never contains the token).
    */
   readonly lastConn?: string | false;
@@ -72,9 +79,10 @@ export interface SparkBotOptions<Bot = unknown> {
   /** Largest HTTP response body (WDM, REST), bytes; a larger one fails the call and is not read further. Default 8 MiB. */
   readonly maxResponseSize?: number;
   /**
-   * Webex's service catalog (U2C), used to find the cluster of a conversation and so build the
-   * right REST ids for orgs outside the US. Default `https://u2c.wbx2.com/u2c/api/v1`; `false`
-   * assumes the `us` cluster everywhere.
+   * Webex's service catalog (U2C), fetched at most once per bot (one request serves both uses): it
+   * names the WDM to register at when `wdmUrl` is not set, and the cluster of a conversation, to
+   * build the right REST ids for orgs outside the US. Default `https://u2c.wbx2.com/u2c/api/v1`;
+   * `false` registers at the default WDM URL and assumes the `us` cluster everywhere.
    */
   readonly u2cUrl?: string | false;
   /** REST calls in flight at most (enrichment of events and your own calls). Default 8. */
@@ -103,7 +111,9 @@ export interface SparkBotOptions<Bot = unknown> {
   readonly proxy?: boolean;
   /**
    * Hosts the socket may connect to (and so receive the token), as names or `*.suffix` patterns.
-   * Default: Webex's domains (`*.wbx2.com`, `*.ciscospark.com`, `*.webex.com`) and the host of wdmUrl.
+   * Default: Webex's domains (`*.wbx2.com`, `*.ciscospark.com`, `*.webex.com`) and the host of the
+   * WDM in use (wdmUrl, or the one the service catalog or the last-connection file named). Set, the
+   * list is used as it is.
    */
   readonly socketHosts?: readonly string[];
   /** ms stop() gives handlers and queued REST calls to finish before it cancels what is left. Default 10000. */
@@ -128,7 +138,10 @@ export interface SparkBotOptions<Bot = unknown> {
 export interface ResolvedOptions<Bot> {
   readonly token: string;
   readonly onMessage: OnMessage<Bot> | undefined;
+  /** The wdmUrl option, or DEFAULT_WDM_URL when it is not set. */
   readonly wdmUrl: string;
+  /** True when the WDM URL is to be found in the service catalog: wdmUrl not set, u2cUrl not false. */
+  readonly discoverWdm: boolean;
   readonly apiUrl: string;
   readonly u2cUrl: string | false;
   readonly concurrency: number;
@@ -146,6 +159,8 @@ export interface ResolvedOptions<Bot> {
   readonly dispatcher: object | undefined;
   readonly proxy: boolean;
   readonly socketHosts: readonly string[];
+  /** True when socketHosts was set: the WDM sparkbot finds does not join it. */
+  readonly socketHostsGiven: boolean;
   readonly stopTimeout: number;
   readonly inspect: SparkBotOptions['inspect'];
   readonly clock: Clock | undefined;
@@ -295,6 +310,11 @@ function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'number' ? String(value) : typeof value;
 }
 
+/**
+ * The default last-connection path. `wdmUrl` is the option (DEFAULT_WDM_URL when it is not set),
+ * never a discovered one: the path of a bot does not change with what the catalog says, and the
+ * file of a bot that ran before discovery existed is found again.
+ */
 export function defaultLastConn(wdmUrl: string, token: string): string {
   const hash = createHash('sha256').update(`${wdmUrl}\n${token}`).digest('hex').slice(0, 16);
   return join(homedir(), '.sparkbot', `last-connection-${hash}.json`);
@@ -359,6 +379,7 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
     token,
     onMessage: options.onMessage,
     wdmUrl,
+    discoverWdm: options.wdmUrl === undefined && u2cUrl !== false,
     apiUrl,
     u2cUrl,
     concurrency,
@@ -376,6 +397,7 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
     dispatcher: options.dispatcher,
     proxy: checkBoolean('proxy', options.proxy, true),
     socketHosts: options.socketHosts ?? [...WEBEX_SOCKET_HOSTS, new URL(wdmUrl).hostname],
+    socketHostsGiven: options.socketHosts !== undefined,
     stopTimeout: checkDuration('stopTimeout', options.stopTimeout, 10_000),
     inspect: options.inspect,
     clock: options.clock,

@@ -1,6 +1,7 @@
 /**
- * The last-connection store: a small lowdb JSON file that remembers the bot's WDM device so that
- * a restart reuses it instead of registering a new one. It never holds the token.
+ * The last-connection store: a small lowdb JSON file that remembers the bot's WDM device (and the
+ * WDM URL it lives on) so that a restart reuses it instead of registering a new one. It never
+ * holds the token.
  *
  * The file (SecureJSONFile) is read and replaced only when it is a regular file:
  * - Written atomically: a temp file with a random name, created exclusively (O_EXCL, O_NOFOLLOW,
@@ -41,18 +42,30 @@ export type SeenEntry = readonly [id: string, at: number];
 
 export interface SavedDevice extends DeviceRef {
   readonly savedAt: string;
+  /**
+   * The WDM devices URL the device was registered at (the wdmUrl option, or the one the service
+   * catalog named): a restart checks the device there without asking the catalog again. Absent in
+   * files of sparkbot 0.1 (their devices live on the default WDM).
+   */
+  readonly wdmUrl?: string;
+}
+
+/** The saved device, with the WDM it lives on when the file names it. */
+export interface LoadedDevice extends DeviceRef {
+  readonly wdmUrl?: string;
 }
 
 export interface Store {
   /** The file, or null when the store is in memory (`lastConn: false`). */
   readonly path: string | null;
-  /** The saved device, if any. Never throws: an unreadable file is reported and treated as empty. */
-  loadDevice(): Promise<DeviceRef | null>;
+  /** The saved device, and its WDM when the file names it, if any. Never throws: an unreadable file is reported and treated as empty. */
+  loadDevice(): Promise<LoadedDevice | null>;
   /**
-   * Saves the device; resolves true when the file was written (false: nothing changed, or the path
-   * is not a regular file and the store keeps to memory). Rejects when the file cannot be written.
+   * Saves the device, and the WDM URL it was registered at; resolves true when the file was
+   * written (false: nothing changed, or the path is not a regular file and the store keeps to
+   * memory). Rejects when the file cannot be written.
    */
-  saveDevice(device: DeviceRef): Promise<boolean>;
+  saveDevice(device: DeviceRef, wdmUrl?: string): Promise<boolean>;
   /** Forgets the device (after it was deleted from WDM). */
   forgetDevice(): Promise<boolean>;
   /** The ids of recently handled activities with when each was handled, oldest first. Never throws. */
@@ -339,7 +352,7 @@ function describeFsError(error: unknown): string {
 
 function isDeviceRef(value: unknown): value is DeviceRef {
   const v = value as Record<string, unknown> | null;
-  return typeof v === 'object' && v !== null && typeof v.url === 'string' && typeof v.webSocketUrl === 'string';
+  return typeof v === 'object' && v !== null && typeof v.url === 'string' && typeof v.webSocketUrl === 'string' && (v.wdmUrl === undefined || typeof v.wdmUrl === 'string');
 }
 
 function isLastConnection(value: unknown): value is LastConnection {
@@ -425,14 +438,15 @@ export function createStore(path: string | false, deps: StoreDeps): Store {
     async loadDevice() {
       await load();
       const device = db.data.device;
-      deps.log('last connection %s: %s', path === false ? '(memory)' : path, device ? device.url : 'no device');
-      return device ? { url: device.url, webSocketUrl: device.webSocketUrl } : null;
+      deps.log('last connection %s: %s', path === false ? '(memory)' : path, device ? `${device.url}${device.wdmUrl === undefined ? '' : ` (WDM ${device.wdmUrl})`}` : 'no device');
+      if (!device) return null;
+      return device.wdmUrl === undefined ? { url: device.url, webSocketUrl: device.webSocketUrl } : { url: device.url, webSocketUrl: device.webSocketUrl, wdmUrl: device.wdmUrl };
     },
-    saveDevice(device) {
+    saveDevice(device, wdmUrl) {
       return update((data) => {
-        if (data.device?.url === device.url && data.device.webSocketUrl === device.webSocketUrl) return undefined;
+        if (data.device?.url === device.url && data.device.webSocketUrl === device.webSocketUrl && data.device.wdmUrl === wdmUrl) return undefined;
         deps.log('saving device %s to %s', device.url, path === false ? '(memory)' : path);
-        return { ...data, device: { url: device.url, webSocketUrl: device.webSocketUrl, savedAt: new Date().toISOString() } };
+        return { ...data, device: { url: device.url, webSocketUrl: device.webSocketUrl, ...(wdmUrl === undefined ? {} : { wdmUrl }), savedAt: new Date().toISOString() } };
       });
     },
     forgetDevice() {
