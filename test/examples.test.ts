@@ -12,7 +12,6 @@ import { cardBot } from '../examples/cards.js';
 import { commandBot } from '../examples/commands.js';
 import { echoBot } from '../examples/echo.js';
 import { standupBot } from '../examples/standup.js';
-import type { WebexEmulator } from '../src/emulator/index.js';
 import { defer, runUntil, startEmulator, tempDir } from './support/helpers.js';
 import { join } from 'node:path';
 
@@ -27,80 +26,75 @@ async function run(t: TestContext, make: (options: SparkBotOptions<SparkBot>) =>
   return { emulator, me, alice, bot, fromBot };
 }
 
-const settle = (emulator: WebexEmulator, predicate: () => boolean) => emulator.waitFor(predicate, { what: 'the bot to answer' });
-
 test('examples/echo.ts echoes, once', async (t) => {
-  const { emulator, me, alice, fromBot } = await run(t, echoBot);
-  emulator.postMessage({ from: alice, toPerson: me, text: 'hi' });
-  emulator.postMessage({ from: alice, toPerson: me, text: '/anything' });
-  await settle(emulator, () => fromBot().length === 2);
+  const { me, alice, fromBot } = await run(t, echoBot);
+  assert.equal((await alice.says(me, 'hi')).text, 'echo: hi');
+  assert.equal((await alice.says(me, '/anything')).text, 'echo: /anything');
   assert.deepEqual(fromBot().map((m) => m.text), ['echo: hi', 'echo: /anything']);
 });
 
 test('examples/commands.ts rolls (and answers /roll abc politely), echoes, tells the time, helps, and answers the rest once, mention stripped in a group', async (t) => {
   const { emulator, me, alice, fromBot } = await run(t, (options) => commandBot(options, () => 0.5));
   const group = emulator.createRoom({ title: 'games', members: [alice, me] });
-  const lines: Array<{ text: string; group?: boolean }> = [{ text: 'Example Bot /roll 20', group: true }, { text: 'Example Bot /roll abc', group: true }, { text: 'what time is it?' }, { text: 'help' }, { text: 'hello' }];
-  for (const [n, line] of lines.entries()) {
-    emulator.postMessage({ from: alice, ...(line.group ? { room: group, mentions: [me] } : { toPerson: me }), text: line.text });
-    await settle(emulator, () => fromBot().length === n + 1);
-  }
-  const [roll, bad, time, help, other] = fromBot();
-  assert.equal(roll?.text, '🎲 11 (d20)');
-  assert.equal(bad?.text, 'Give me a whole number of sides, at least 2: `/roll 20`');
-  assert.match(time?.text ?? '', /^It is \d{4}-\d\d-\d\dT/);
-  assert.match(help?.markdown ?? '', /\/roll \[sides\]\*\* — rolls a die/);
-  assert.doesNotMatch(help?.markdown ?? '', /\\|what time is it\//, 'no regex source in the help');
-  assert.equal(other?.text, "Sorry, I don't know that one. Try `/help`.");
+  // Each says() resolves with the bot's next message in that room: a second answer to a line would be taken for the next line's.
+  const roll = await alice.says(group, '@Example Bot /roll 20');
+  assert.deepEqual(roll.said.mentionedPeople, [me.id]);
+  assert.equal(roll.text, '🎲 11 (d20)');
+  assert.equal((await alice.says(group, '@Example Bot /roll abc')).text, 'Give me a whole number of sides, at least 2: `/roll 20`');
+  assert.match((await alice.says(me, 'what time is it?')).text ?? '', /^It is \d{4}-\d\d-\d\dT/);
+  assert.equal((await alice.says(me, '/echo two  words')).text, 'two  words');
+  const help = await alice.says(me, 'help');
+  assert.match(help.markdown ?? '', /\/roll \[sides\]\*\* — rolls a die/);
+  assert.doesNotMatch(help.markdown ?? '', /\\|what time is it\//, 'no regex source in the help');
+  assert.equal((await alice.says(me, 'hello')).text, "Sorry, I don't know that one. Try `/help`.");
+  assert.equal(fromBot().length, 6, 'one answer a line');
 });
 
 test('examples/cards.ts sends a card and answers its submit through bot.action', async (t) => {
-  const { emulator, me, alice, fromBot } = await run(t, cardBot);
-  emulator.postMessage({ from: alice, toPerson: me, text: '/poll' });
-  await settle(emulator, () => fromBot().length === 1);
-  const card = fromBot()[0];
-  assert.equal((card?.attachments?.[0] as { contentType?: string } | undefined)?.contentType, 'application/vnd.microsoft.card.adaptive');
-  assert.equal(card?.text, 'Lunch? (your Webex client shows a card)');
-  emulator.submitCard({ by: alice, messageId: card?.id ?? '', inputs: { action: 'vote', lunch: 'salad' } });
-  await settle(emulator, () => fromBot().length === 2);
-  assert.equal(fromBot()[1]?.text, 'Thanks Alice Example, one more vote for salad.');
+  const { me, alice } = await run(t, cardBot);
+  const card = await alice.says(me, '/poll');
+  assert.equal((card.attachments?.[0] as { contentType?: string } | undefined)?.contentType, 'application/vnd.microsoft.card.adaptive');
+  assert.equal(card.text, 'Lunch? (your Webex client shows a card)');
+  const answer = await alice.submits(card, { lunch: 'salad' });
+  assert.deepEqual(answer.action.inputs, { lunch: 'salad', action: 'vote' });
+  assert.equal(answer.text, 'Thanks Alice Example, one more vote for salad.');
 });
 
 test('examples/standup.ts: access rule, ask, thread, routed card action and a file upload together', async (t) => {
   const { emulator, me, fromBot } = await run(t, standupBot);
   const ann = emulator.createUser({ displayName: 'Ann', email: 'ann@example.com' });
   const eve = emulator.createUser({ displayName: 'Eve', email: 'eve@elsewhere.org' });
-  emulator.postMessage({ from: eve, toPerson: me, text: '/standup' });
-  await settle(emulator, () => fromBot().length === 1);
-  assert.equal(fromBot()[0]?.text, 'Sorry, I can only help people with an @example.com address.');
+  assert.equal((await eve.says(me, '/standup')).text, 'Sorry, I can only help people with an @example.com address.');
 
-  const command = emulator.postMessage({ from: ann, toPerson: me, text: '/standup' });
-  await settle(emulator, () => fromBot().length === 2);
-  assert.equal(fromBot()[1]?.text, 'What did you do yesterday?');
-  emulator.postMessage({ from: ann, toPerson: me, text: 'fixed the build' });
-  await settle(emulator, () => fromBot().length === 3);
-  emulator.postMessage({ from: ann, toPerson: me, text: 'release 1.2' });
-  await settle(emulator, () => fromBot().length === 5);
-  const [, , , thanks, card] = fromBot();
-  assert.equal(thanks?.markdown, 'Thanks! **Yesterday:** fixed the build — **today:** release 1.2');
-  assert.equal(thanks?.parentUuid, [...emulator.messages.values()].find((m) => m.id === command.id)?.uuid, 'in a thread under /standup');
-  assert.ok(card?.attachments?.length);
-  emulator.submitCard({ by: ann, messageId: card?.id ?? '', inputs: { action: 'mood', mood: 'great' } });
-  await settle(emulator, () => fromBot().length === 6);
-  assert.equal(fromBot()[5]?.text, 'Noted: you feel great.');
-  emulator.postMessage({ from: ann, toPerson: me, text: '/report' });
-  await settle(emulator, () => fromBot().length === 7);
-  const report = fromBot()[6];
-  assert.equal(report?.text, '1 standup(s) so far');
-  assert.equal(report?.shared?.[0]?.name, 'standup.csv');
-  assert.equal(report?.shared?.[0]?.contentType, 'text/csv');
-  assert.equal(report?.shared?.[0]?.data.toString(), 'who,yesterday,today\n"ann@example.com","fixed the build","release 1.2"\n');
+  const question = await ann.says(me, '/standup');
+  assert.equal(question.text, 'What did you do yesterday?');
+  assert.equal((await ann.says(me, 'fixed the build')).text, 'And what will you do today?');
+  const thanks = await ann.says(me, 'release 1.2');
+  const card = await emulator.nextMessage(thanks.roomId, { from: me }); // the bot's next message, after the thanks
+  assert.equal(thanks.markdown, 'Thanks! **Yesterday:** fixed the build — **today:** release 1.2');
+  assert.equal(thanks.parentId, question.said.id, 'in a thread under /standup');
+  assert.ok(card.attachments?.length);
+  const mood = await ann.submits(card, { mood: 'great' });
+  assert.deepEqual(mood.action.inputs, { mood: 'great', action: 'mood' });
+  assert.equal(mood.text, 'Noted: you feel great.');
+  const report = await ann.says(me, '/report');
+  assert.equal(report.text, '1 standup(s) so far');
+  assert.equal(report.files?.length, 1);
+  const shared = [...emulator.messages.values()].find((m) => m.id === report.id)?.shared?.[0];
+  assert.equal(shared?.name, 'standup.csv');
+  assert.equal(shared?.contentType, 'text/csv');
+  assert.equal(shared?.data.toString(), 'who,yesterday,today\n"ann@example.com","fixed the build","release 1.2"\n');
+  assert.deepEqual(
+    emulator.uploads.map((u) => [u.messageId, u.filename]),
+    [[report.id, 'standup.csv']],
+  );
+  assert.equal(fromBot().length, 7, 'one answer each, and the card');
 });
 
 const examplesDir = fileURLToPath(new URL('../examples/', import.meta.url));
 
 test('every example runs as the README says, offline, with no build step to remember, and stops on Ctrl-C', async () => {
-  const files = (await readdir(examplesDir)).filter((f) => f.endsWith('.ts') && !['run.ts', 'health.ts'].includes(f)).sort();
+  const files = (await readdir(examplesDir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !['run.ts', 'health.ts'].includes(f)).sort();
   assert.deepEqual(files, ['cards.ts', 'commands.ts', 'echo.ts', 'standup.ts']);
   for (const file of files) {
     // As the README says (`npx tsx examples/<file>`, no WEBEX_TOKEN: offline), until its demo is done; then Ctrl-C.

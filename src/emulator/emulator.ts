@@ -855,9 +855,14 @@ export class WebexEmulator extends EventEmitter {
 
   // ---------------------------------------------------------------- observation
 
-  /** The sockets open now (of one device, or all). */
+  /** The sockets not closed yet (of one device, or all): one whose close has begun is listed until the close completes (its `closedAt`). */
   openConnections(deviceUuid?: string): ConnectionRecord[] {
     return [...this.live].map((c) => c.record).filter((r) => deviceUuid === undefined || r.deviceUuid === deviceUuid);
+  }
+
+  /** A message by its REST id (or undefined): `emulator.messages` is keyed by uuid. */
+  findMessage(id: string): EmulatedMessage | undefined {
+    return this.world.messages.get(this.world.uuidIn(id, 'MESSAGE') ?? '');
   }
 
   /** The devices of a person. */

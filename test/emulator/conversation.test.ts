@@ -40,7 +40,7 @@ test("alice.says resolves with the bot's reply, REST ids; in a group '@Name' men
   assert.equal(reply.said.text, 'Test Bot /thread', 'the @ goes, the name stays, as a Webex client writes it');
   assert.deepEqual(reply.said.mentionedPeople, [person.id]);
   assert.equal(reply.parentId, reply.said.id, 'the bot answered in the thread of what alice said');
-  const stored = emulator.messages.get(emulator.world.uuidIn(reply.id, 'MESSAGE') ?? '');
+  const stored = emulator.findMessage(reply.id);
   assert.deepEqual([stored?.roomId, stored?.personId, stored?.parentId], [room.id, person.id, reply.said.id], 'records carry REST ids beside the uuids');
   assert.equal(JSON.stringify(reply).includes('"said"'), false, 'said is not part of the REST message');
 });
