@@ -9,8 +9,7 @@
 
 const Framework = require('webex-node-bot-framework');
 
-const report = (msg) => process.send?.(msg);
-const describe = (e) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+const { report, serve } = require('../ipc.cjs');
 
 const framework = new Framework({ token: process.env.TOKEN });
 
@@ -35,11 +34,4 @@ const commands = {
   },
 };
 
-process.on('message', async ({ id, cmd, args }) => {
-  try {
-    report({ re: id, ok: true, value: await commands[cmd](args ?? {}) });
-  } catch (error) {
-    report({ re: id, ok: false, error: describe(error) });
-  }
-});
-report({ event: 'loaded' });
+serve(commands);

@@ -3,8 +3,7 @@
 // child process; it takes commands over IPC and reports what it saw back over IPC.
 'use strict';
 
-const report = (msg) => process.send?.(msg);
-const describe = (e) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+const { report, describe, serve } = require('../ipc.cjs');
 
 // Any unhandled rejection or uncaught exception is reported, and the process goes on (a check of
 // its own: the runner fails the "no unhandled errors" step when any arrives).
@@ -53,11 +52,4 @@ const commands = {
   },
 };
 
-process.on('message', async ({ id, cmd, args }) => {
-  try {
-    report({ re: id, ok: true, value: await commands[cmd](args ?? {}) });
-  } catch (error) {
-    report({ re: id, ok: false, error: describe(error) });
-  }
-});
-report({ event: 'loaded' });
+serve(commands);
