@@ -125,6 +125,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private readonly store: Store;
   /** Which WDM the device lives on (saved with it). */
   private readonly wdm: WdmLocator;
+  /** Webex's service catalog (WDM discovery, clusters); a request of it under way ends with stop(). */
+  private readonly catalog: ServiceCatalog | undefined;
   private readonly dispatcher: Dispatcher;
   private readonly handling: Handling;
   /** The delivery whose handlers run (in their async context): a stop() called from one does not wait for it. */
@@ -221,7 +223,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     });
     this.seen = new RecentIds(DEFAULT_DEDUP_WINDOW, () => this.scheduleSeenWrite());
     // One catalog request serves the WDM discovery and the cluster lookup (src/actors/catalog.ts).
-    const catalog = opts.u2cUrl === false ? undefined : new ServiceCatalog({ http, u2cUrl: opts.u2cUrl, log: createLog('device', this.redactor, opts.logger) });
+    const catalog = (this.catalog = opts.u2cUrl === false ? undefined : new ServiceCatalog({ http, u2cUrl: opts.u2cUrl, log: createLog('device', this.redactor, opts.logger) }));
     const clusters = new ClusterResolver({
       fetchCatalog: catalog === undefined ? undefined : async () => (await catalog.load()).hostCatalog,
       log: createLog('events', this.redactor, opts.logger),
@@ -514,6 +516,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       this.dispatcher.cancel();
     }
     if (!(await deadline.race(this.outbox.idle()))) this.outbox.cancelWaiting();
+    this.catalog?.cancel(new SparkBotError('STOPPED', 'the bot stopped'));
     const current = this.adopted ?? device;
     if (this.unregisterAfterStop && current) await this.unregister(current, deadline, timeout);
     const sockets = [...this.closing];

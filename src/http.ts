@@ -302,7 +302,7 @@ export class Http {
   #authorization(url: string): string {
     const origin = new URL(url).origin;
     if (!this.#origins.has(origin)) {
-      throw new Error(`refusing to send the token to ${origin}: it is neither the wdmUrl nor the apiUrl origin`);
+      throw new Error(`refusing to send the token to ${origin}: it is none of the origins of wdmUrl (or the WDM in use), apiUrl and u2cUrl`);
     }
     return `Bearer ${this.#token}`;
   }

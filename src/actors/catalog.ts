@@ -97,6 +97,13 @@ export class ServiceCatalog {
     });
   }
 
+  /** Aborts a request under way (stop()): who waits for it gets the abort; the next load asks again. */
+  cancel(reason: unknown): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    pending?.controller.abort(reason);
+  }
+
   #request(): Pending {
     const controller = new AbortController();
     const req: HttpRequest = { method: 'GET', url: this.url, searchParams: { format: 'hostmap' }, signal: controller.signal };

@@ -23,6 +23,7 @@ import {
   type EmulatedRoom,
   type EmulatedTeam,
   type FileScan,
+  findWhole,
   HttpProblem,
   newUuid,
   now,
@@ -361,6 +362,8 @@ export class WebexEmulator extends EventEmitter {
   private withholdBufferState = false;
   private connectionCount = 0;
   private readonly waiters = new Waiters();
+  /** nextMessage calls waiting: each sees every message; close() rejects them. */
+  private readonly replyWaiters = new Set<{ onMessage(message: EmulatedMessage): void; reject(error: Error): void }>();
 
   private constructor(server: Server, options: EmulatorOptions) {
     super();
@@ -386,7 +389,10 @@ export class WebexEmulator extends EventEmitter {
       (recipients, activity) => {
         for (const personUuid of recipients) this.sendEvent(personUuid, { eventType: 'conversation.activity', activity });
       },
-      (message) => this.emitChange('message', message),
+      (message) => {
+        for (const waiter of [...this.replyWaiters]) waiter.onMessage(message);
+        this.emitChange('message', message);
+      },
     );
     this.wss = new WebSocketServer({ noServer: true });
     server.on('request', (req, res) => void this.onRequest(req, res));
@@ -418,10 +424,7 @@ export class WebexEmulator extends EventEmitter {
    */
   async restart(downFor = 0): Promise<void> {
     const { port } = this.server.address() as AddressInfo;
-    for (const conn of this.live) {
-      conn.record.closedBy ??= 'server';
-      conn.ws.terminate();
-    }
+    for (const conn of this.live) this.terminate(conn);
     for (const socket of this.upgrading) socket.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -440,6 +443,7 @@ export class WebexEmulator extends EventEmitter {
   /** Closes every socket and the server. */
   async close(): Promise<void> {
     clearInterval(this.expiryTimer);
+    for (const waiter of [...this.replyWaiters]) waiter.reject(new Error('the emulator closed before the bot answered'));
     for (const hold of [...this.holds]) this.releaseHold(hold);
     for (const conn of this.live) conn.ws.terminate();
     for (const socket of this.upgrading) socket.destroy();
@@ -573,13 +577,15 @@ export class WebexEmulator extends EventEmitter {
 
   /**
    * Adds a bot to a group room, as `by` (default: the room's creator) would: the bot gets an `add`
-   * activity. Resolves once every socket of the bot open now has acked it (at once when none is open).
+   * activity. Resolves once every open socket of the bot has acked it; rejects when the bot has no
+   * socket ready (start it first; `addMember` adds anyone without waiting).
    */
   async addBot(room: EmulatedRoom, bot: BotLike, options: { by?: EmulatedPerson; timeout?: number } = {}): Promise<void> {
     const person = this.botPerson(bot);
     const by = options.by ?? this.people.get(room.creatorUuid);
     if (!by) throw new TypeError('addBot: the room has no creator left; give { by }');
-    const devices = this.devicesOf(person).filter((d) => this.openConnections(d.uuid).some((c) => c.readyAt !== undefined));
+    const devices = this.devicesOf(person).filter((d) => this.openConnections(d.uuid).some((c) => c.readyAt !== undefined && c.closedAt === undefined));
+    if (devices.length === 0) throw new Error(`addBot: ${person.displayName} has no socket ready on this emulator (start the bot first, or use addMember)`);
     const before = new Set(devices.flatMap((d) => [...d.pending.keys()]));
     this.world.addMember(room, person, by);
     const envelopes = devices.flatMap((d) => [...d.pending.keys()]).filter((id) => !before.has(id));
@@ -588,29 +594,40 @@ export class WebexEmulator extends EventEmitter {
 
   /**
    * Resolves with the next message a bot posts in `room` (REST ids), or rejects after `timeout` ms
-   * (default 5000). Call it before what makes the bot speak: `const welcome = emulator.nextMessage(room);`.
+   * (default 5000), or when the emulator closes. Call it before what makes the bot speak:
+   * `const welcome = emulator.nextMessage(room);`.
    */
   nextMessage(room: EmulatedRoom | string, options: ReplyOptions & { what?: string } = {}): Promise<Message> {
-    const target = typeof room === 'string' ? this.world.findRoom(room) : room;
-    const from = options.from === undefined ? undefined : this.botPerson(options.from);
+    let target: EmulatedRoom;
+    let from: EmulatedPerson | undefined;
+    try {
+      target = typeof room === 'string' ? this.world.findRoom(room) : room;
+      from = options.from === undefined ? undefined : this.botPerson(options.from);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     const timeout = options.timeout ?? 5_000;
     return new Promise<Message>((resolve, reject) => {
-      const onMessage = (message: EmulatedMessage) => {
-        if (message.roomUuid !== target.uuid) return;
-        const author = this.people.get(message.personUuid);
-        if (from ? author !== from : author?.type !== 'bot') return;
-        done();
-        resolve(this.world.messageJson(message) as unknown as Message);
+      const waiter = {
+        onMessage: (message: EmulatedMessage) => {
+          if (message.roomUuid !== target.uuid) return;
+          const author = this.people.get(message.personUuid);
+          if (from ? author !== from : author?.type !== 'bot') return;
+          done();
+          resolve(this.world.messageJson(message) as unknown as Message);
+        },
+        reject: (error: Error) => {
+          done();
+          reject(error);
+        },
       };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no message from ${from ? from.displayName : 'a bot'} in "${target.title}" within ${timeout} ms${options.what ? ` ${options.what}` : ''}`));
-      }, timeout);
+      const timer = setTimeout(() => waiter.reject(new Error(`no message from ${from ? from.displayName : 'a bot'} in "${target.title}" within ${timeout} ms${options.what ? ` ${options.what}` : ''}`)), timeout);
+      timer.unref();
       const done = () => {
         clearTimeout(timer);
-        this.off('message', onMessage);
+        this.replyWaiters.delete(waiter);
       };
-      this.on('message', onMessage);
+      this.replyWaiters.add(waiter);
     });
   }
 
@@ -619,40 +636,43 @@ export class WebexEmulator extends EventEmitter {
     const mentions = [...(options.mentions ?? [])];
     let said = text;
     if (room.type === 'group') {
-      // Longest names first, so that "@Echo Bot" wins over "@Echo".
+      // `@Display Name` as a whole word (not "bob@Alpha"), longest names first: "@Echo Bot" wins over "@Echo".
       const members = [...room.members].map((uuid) => this.people.get(uuid)).filter((p): p is EmulatedPerson => p !== undefined && p !== from);
       for (const member of members.sort((a, b) => b.displayName.length - a.displayName.length)) {
-        if (!said.includes(`@${member.displayName}`)) continue;
-        said = said.split(`@${member.displayName}`).join(member.displayName);
-        if (!mentions.includes(member)) mentions.push(member);
+        let at: number;
+        while ((at = findWhole(said, `@${member.displayName}`)) >= 0 && (at === 0 || !/[\p{L}\p{N}_@]/u.test(said[at - 1] as string))) {
+          said = `${said.slice(0, at)}${said.slice(at + 1)}`;
+          if (!mentions.includes(member)) mentions.push(member);
+        }
       }
     }
     const hint = room.type === 'group' && !mentions.some((p) => p.type === 'bot') ? ' (a bot sees only the group messages that mention it: write "@<its display name>")' : '';
-    const reply = this.nextMessage(room, { ...options, what: `after ${from.displayName} said ${JSON.stringify(text)}${hint}` });
     const parentId = typeof options.parentId === 'object' ? options.parentId.id : options.parentId;
-    let message: Message;
-    try {
-      message = this.postMessage({ from, room, text: said, ...(parentId === undefined ? {} : { parentId }), ...(mentions.length ? { mentions } : {}) });
-    } catch (error) {
-      reply.catch(() => undefined);
-      throw error;
-    }
-    return Object.defineProperty(await reply, 'said', { value: message, enumerable: false }) as Reply;
+    const what = `after ${from.displayName} said ${JSON.stringify(text)}${hint}`;
+    return this.replyTo(room, options, what, 'said', () =>
+      this.postMessage({ from, room, text: said, ...(parentId === undefined ? {} : { parentId }), ...(mentions.length ? { mentions } : {}) }),
+    ) as Promise<Reply>;
   }
 
   private async submit(by: EmulatedPerson, card: { readonly id: string } | string, inputs: Record<string, unknown> = {}, options: SubmitOptions = {}): Promise<ActionReply> {
     const message = this.world.findMessage(typeof card === 'string' ? card : card.id);
     const room = this.world.rooms.get(message.roomUuid) as EmulatedRoom;
     const values = submitted(message.attachments, inputs, options.button);
-    const reply = this.nextMessage(room, { ...options, what: `after ${by.displayName} submitted the card of ${message.id}` });
-    let action: AttachmentAction;
+    const what = `after ${by.displayName} submitted the card of ${message.id}`;
+    return this.replyTo(room, options, what, 'action', () => this.submitCard({ by, messageId: message.id, inputs: values })) as Promise<ActionReply>;
+  }
+
+  /** Waits for the bot's next message in `room` after `act`; the reply gets what `act` returned as a non-enumerable `key`. */
+  private async replyTo(room: EmulatedRoom, options: ReplyOptions, what: string, key: 'said' | 'action', act: () => unknown): Promise<Message> {
+    const reply = this.nextMessage(room, { ...options, what });
+    let done: unknown;
     try {
-      action = this.submitCard({ by, messageId: message.id, inputs: values }) as unknown as AttachmentAction;
+      done = act();
     } catch (error) {
       reply.catch(() => undefined);
       throw error;
     }
-    return Object.defineProperty(await reply, 'action', { value: action, enumerable: false }) as ActionReply;
+    return Object.defineProperty(await reply, key, { value: done, enumerable: false });
   }
 
   /** The emulated person of a bot given as its person or as a SparkBot. */
@@ -804,17 +824,23 @@ export class WebexEmulator extends EventEmitter {
     let dropped = 0;
     for (const conn of this.live) {
       if (options.deviceUuid && conn.record.deviceUuid !== options.deviceUuid) continue;
-      if (options.terminate) {
-        conn.record.closedBy ??= 'server';
-        conn.ws.terminate();
-      } else this.closeFromServer(conn, options.code === null ? undefined : (options.code ?? 1011), options.reason ?? ''); // no code: the client sees 1005
+      if (conn.ws.readyState !== conn.ws.OPEN) continue; // closing already, from either side
+      if (options.terminate) this.terminate(conn);
+      else this.closeFromServer(conn, options.code === null ? undefined : (options.code ?? 1011), options.reason ?? ''); // no code: the client sees 1005
       dropped += 1;
     }
     return dropped;
   }
 
+  /** The server cuts the TCP link (the client sees 1006); it started the close unless the client had. */
+  private terminate(conn: LiveConnection): void {
+    if (conn.ws.readyState === conn.ws.OPEN) conn.record.closedBy ??= 'server';
+    conn.ws.terminate();
+  }
+
   /** The server starts a close with `code` (none: a close frame without a status). */
   private closeFromServer(conn: LiveConnection, code: number | undefined, reason: string): void {
+    if (conn.ws.readyState !== conn.ws.OPEN) return; // its close is under way already: the server sends nothing
     conn.record.closedBy ??= 'server';
     conn.serverClose ??= { code, reason };
     if (code === undefined) conn.ws.close();
@@ -993,7 +1019,7 @@ export class WebexEmulator extends EventEmitter {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined) continue;
-      headers[name] = name === 'authorization' ? String(value).replace(/^(\S+)\s.*$/s, '$1 [redacted]') : Array.isArray(value) ? value.join(', ') : value;
+      headers[name] = name === 'authorization' ? (/^(\S+)\s/.exec(String(value))?.[1] ?? '').concat(' [redacted]').trimStart() : Array.isArray(value) ? value.join(', ') : value;
     }
     this.requests.push({ method, path: url.pathname, query: url.search, status, startedAt, at: Date.now(), personUuid: person?.uuid, personId: person?.id, headers });
   }
@@ -1312,9 +1338,10 @@ export class WebexEmulator extends EventEmitter {
 }
 
 /**
- * The inputs of a card submit as Webex sends them: every `Input.*` of the card by id (its `value`,
- * else ''), the values given, then the data of the `Action.Submit` pressed (by title; the only one
- * when no title is given).
+ * The inputs of a card submit as the Adaptive Cards renderer builds them: the data of the
+ * `Action.Submit` pressed (by title; the only one when no title is given), then every `Input.*` of
+ * the card by id, as a string — the value given, else its `value` (an `Input.Toggle`: its
+ * `valueOff`, default "false"), else ''. A value for an id the card has no input for is refused.
  */
 function submitted(attachments: readonly unknown[] | undefined, given: Record<string, unknown>, button: string | undefined): Record<string, unknown> {
   const card = (attachments?.[0] as { content?: unknown } | undefined)?.content;
@@ -1325,7 +1352,9 @@ function submitted(attachments: readonly unknown[] | undefined, given: Record<st
     if (Array.isArray(node)) return node.forEach(walk);
     if (typeof node !== 'object' || node === null) return;
     const element = node as Record<string, unknown>;
-    if (typeof element.type === 'string' && element.type.startsWith('Input.') && typeof element.id === 'string') inputs[element.id] = element.value ?? '';
+    if (typeof element.type === 'string' && element.type.startsWith('Input.') && typeof element.id === 'string') {
+      inputs[element.id] = String(element.value ?? (element.type === 'Input.Toggle' ? (element.valueOff ?? 'false') : ''));
+    }
     if (element.type === 'Action.Submit') submits.push(element);
     for (const value of Object.values(element)) walk(value);
   };
@@ -1341,8 +1370,11 @@ function submitted(attachments: readonly unknown[] | undefined, given: Record<st
           : `that card has no Submit button titled ${JSON.stringify(button)} (it has ${titles.join(', ')})`,
     );
   }
+  const unknown = Object.keys(given).filter((id) => !(id in inputs));
+  if (unknown.length > 0) throw new TypeError(`that card has no input ${unknown.map((id) => JSON.stringify(id)).join(', ')} (its inputs: ${Object.keys(inputs).map((id) => JSON.stringify(id)).join(', ') || 'none'})`);
+  for (const [id, value] of Object.entries(given)) inputs[id] = typeof value === 'string' ? value : JSON.stringify(value);
   const data = typeof pressed.data === 'object' && pressed.data !== null ? (pressed.data as Record<string, unknown>) : {};
-  return { ...inputs, ...given, ...data };
+  return { ...data, ...inputs };
 }
 
 /** An option that must be absent or a positive number (Infinity: never). */

@@ -90,7 +90,7 @@ export interface EmulatedDevice {
   readonly pending: Map<string, Record<string, unknown>>;
   /** When each pending envelope was sent (the emulator's clock, ms), by envelope id. */
   readonly pendingSince: Map<string, number>;
-  /** When the device was last used: registered, read, refreshed, or a socket of it opened, spoke or closed (the emulator's clock, ms). */
+  /** When the device was last used: registered, read or refreshed (GET, PUT of it), or a socket of it opened or closed (the emulator's clock, ms). */
   lastSeen: number;
 }
 
@@ -354,42 +354,47 @@ export class World {
       created: now(),
     };
     this.messages.set(uuid, message);
-    room.lastActivity = message.created;
     const mentions = mentioned?.length ? { mentions: { items: mentioned.map((id) => ({ id, objectType: 'person' })) } } : {};
     const object = message.shared
       ? { id: uuid, objectType: 'content', contentCategory: 'documents', displayName: message.text ?? '', files: { items: message.shared.map((f) => this.fileObject(f)) }, ...mentions }
       : { id: uuid, objectType: 'comment', displayName: message.text ?? '', ...(message.markdown ? { content: message.markdown } : {}), ...mentions };
-    // Webex sends a bot the group-room messages that @mention it (and its own), nothing else; direct rooms: all.
-    const recipients = room.type === 'direct' ? room.members : [...room.members].filter((member) => this.people.get(member)?.type !== 'bot' || member === author.uuid || mentioned?.includes(member));
-    room.lastActivity = now();
-    this.announce(
-      recipients,
-      this.activity(room, author, message.shared ? 'share' : 'post', object, {
-        id: uuid,
-        ...(parentUuid === undefined ? {} : { parent: { id: parentUuid, type: 'reply' } }),
-      }),
+    this.announceIn(
+      room,
+      author,
+      message.shared ? 'share' : 'post',
+      object,
+      { id: uuid, ...(parentUuid === undefined ? {} : { parent: { id: parentUuid, type: 'reply' } }) },
+      this.hearers(room, message),
     );
     this.onMessage(message);
     return message;
   }
   /**
    * The html of a message that mentions people, as Webex clients write it: the text, with each
-   * mentioned name in it (as the author typed it, at the start in group rooms) wrapped in a
-   * `<spark-mention>`; a name the text lacks is put in front.
+   * mentioned name in it (as the author typed it: a whole word or words, the first place not taken
+   * by another mention) wrapped in a `<spark-mention>`; a name the text lacks is put in front.
    */
   private mentionHtml(text: string, mentioned: readonly string[]): string {
-    let html = escapeHtml(text);
+    const spans: Array<{ at: number; end: number; uuid: string }> = [];
     const missing: string[] = [];
-    for (const uuid of mentioned) {
+    const tag = (uuid: string, name: string) => `<spark-mention data-object-type="person" data-object-id="${this.hydra('PEOPLE', uuid)}">${escapeHtml(name)}</spark-mention>`;
+    // Longer names first, so that "Echo" does not take the place of "Echo Bot".
+    const byLength = [...mentioned].sort((a, b) => (this.people.get(b)?.displayName.length ?? 0) - (this.people.get(a)?.displayName.length ?? 0));
+    for (const uuid of byLength) {
       const name = this.people.get(uuid)?.displayName ?? '';
-      const tag = (inner: string) => `<spark-mention data-object-type="person" data-object-id="${this.hydra('PEOPLE', uuid)}">${inner}</spark-mention>`;
-      const at = name === '' ? -1 : html.indexOf(escapeHtml(name));
-      if (at >= 0) html = `${html.slice(0, at)}${tag(escapeHtml(name))}${html.slice(at + escapeHtml(name).length)}`;
-      else missing.push(tag(escapeHtml(name)));
+      const at = name === '' ? -1 : findWhole(text, name, spans);
+      if (at >= 0) spans.push({ at, end: at + name.length, uuid });
+      else missing.push(tag(uuid, name));
     }
+    let html = '';
+    let from = 0;
+    for (const span of spans.sort((a, b) => a.at - b.at)) {
+      html += `${escapeHtml(text.slice(from, span.at))}${tag(span.uuid, text.slice(span.at, span.end))}`;
+      from = span.end;
+    }
+    html += escapeHtml(text.slice(from));
     return `<p>${[...missing, html].filter((part) => part !== '').join(' ')}</p>`;
   }
-
 
   findMessage(id: string): EmulatedMessage {
     const message = this.messages.get(this.uuidIn(id, 'MESSAGE') ?? '');
@@ -421,12 +426,14 @@ export class World {
       file.malwareQuarantineState = verdict;
       file.scan = verdict;
     }
-    this.announceIn(room, author, 'update', {
-      id: message.uuid,
-      objectType: 'content',
-      contentCategory: 'documents',
-      files: { items: message.shared.map((f) => this.fileObject(f)) },
-    });
+    this.announceIn(
+      room,
+      author,
+      'update',
+      { id: message.uuid, objectType: 'content', contentCategory: 'documents', files: { items: message.shared.map((f) => this.fileObject(f)) } },
+      {},
+      this.hearers(room, message),
+    );
   }
 
   /** The URL of file `index` of a shared message: `<apiUrl>/contents/<CONTENT id>`. */
@@ -638,10 +645,32 @@ export class World {
     };
   }
 
-  private announceIn(room: EmulatedRoom, actor: EmulatedPerson, verb: string, object: Record<string, unknown>, extra: Record<string, unknown> = {}): void {
+  /** Announces an activity to the members of `room` (or to `recipients`). */
+  private announceIn(room: EmulatedRoom, actor: EmulatedPerson, verb: string, object: Record<string, unknown>, extra: Record<string, unknown> = {}, recipients: Iterable<string> = room.members): void {
     room.lastActivity = now();
-    this.announce(room.members, this.activity(room, actor, verb, object, extra));
+    this.announce(recipients, this.activity(room, actor, verb, object, extra));
   }
+
+  /**
+   * Who hears of a message (its post or share, and its scan's update): in a direct room both; in a
+   * group room every person, but of the bots only those it @mentions, and its author — as Webex
+   * sends a bot only the group messages that mention it.
+   */
+  private hearers(room: EmulatedRoom, message: EmulatedMessage): string[] {
+    if (room.type === 'direct') return [...room.members];
+    return [...room.members].filter((member) => this.people.get(member)?.type !== 'bot' || member === message.personUuid || message.mentionedPeople?.includes(member));
+  }
+}
+
+/** Where `name` stands in `text` as a whole word (or words), outside `taken`; -1 when nowhere. */
+export function findWhole(text: string, name: string, taken: ReadonlyArray<{ at: number; end: number }> = []): number {
+  const word = /[\p{L}\p{N}_]/u;
+  for (let at = text.indexOf(name); at >= 0; at = text.indexOf(name, at + 1)) {
+    const end = at + name.length;
+    const whole = (at === 0 || !word.test(text[at - 1] as string)) && (end === text.length || !word.test(text[end] as string));
+    if (whole && !taken.some((t) => at < t.end && end > t.at)) return at;
+  }
+  return -1;
 }
 
 function escapeHtml(text: string): string {

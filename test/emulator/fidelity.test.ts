@@ -125,6 +125,14 @@ test('a bot gets the group-room messages and files that @mention it (and its own
   emulator.postMessage({ from: alice, toPerson: bot, text: 'and dessert?' });
   assert.deepEqual(heard(bot), ['Helper what is for lunch?', 'Helper read this', 'pizza it is', 'and dessert?']);
   assert.deepEqual(heard(bob), ['lunch?', 'Helper what is for lunch?', 'Alice pizza', 'the menu', 'Helper read this', 'pizza it is'], 'people get everything in their rooms');
+  const updates = (person: EmulatedPerson) => emulator.events.filter((e) => e.personUuid === person.uuid && (e.data.activity as { verb: string }).verb === 'update').length;
+  const unseen = emulator.shareFile({ from: alice, room, text: 'scanned later', files: ['a.pdf'], scan: 'pending' });
+  emulator.finishScan(String(unseen.id), 'safe');
+  assert.equal(updates(bot), 0, "the scan's verdict on a file that did not mention the bot does not reach it either");
+  assert.equal(updates(bob), 1);
+  const seen = emulator.shareFile({ from: alice, room, text: 'Helper scanned later', files: ['b.pdf'], scan: 'pending', mentions: [bot] });
+  emulator.finishScan(String(seen.id), 'safe');
+  assert.equal(updates(bot), 1);
   const mention = emulator.events.filter((e) => e.personUuid === bot.uuid).map((e) => e.data.activity as { verb: string; object: { mentions?: { items: Array<{ id: string }> } } })[1];
   assert.deepEqual(mention?.object.mentions?.items.map((m) => m.id), [bot.uuid], 'the activity names who it mentions');
 });
@@ -159,6 +167,19 @@ test('close records: a client close code the server refuses (1005, as the Perl s
   await emulator.waitFor(() => emulator.connections[2]?.closedAt !== undefined, { what: 'the close' });
   assert.deepEqual(pick(emulator.connections[2]), { closeCode: 1000, closedBy: 'client', clientCloseCode: 1000 });
   assert.equal(emulator.connections[2]?.closeReason, 'Done');
+
+  // The client closes (1000) and keeps its TCP link up: a server close now sends nothing and changes no record.
+  const fourth = await rawSocket(t, await registered());
+  await emulator.waitFor(() => emulator.connections.length === 4);
+  fourth.close(1000);
+  await new Promise<void>((resolve) => {
+    const check = () => (fourth.received().length >= 4 ? resolve() : fourth.socket.once('data', check));
+    check();
+  });
+  assert.equal(emulator.dropConnections({ code: 4000 }), 0, 'nothing to drop: its close is under way');
+  fourth.socket.destroy();
+  await emulator.waitFor(() => emulator.connections[3]?.closedAt !== undefined, { what: 'the close' });
+  assert.deepEqual(pick(emulator.connections[3]), { closeCode: 1000, closedBy: 'client', clientCloseCode: 1000 });
 });
 
 const pick = (record: { closeCode?: number; closedBy?: string; clientCloseCode?: number } | undefined) => ({
@@ -191,6 +212,8 @@ test('client frames other than pings and acks are recorded (the token of an auth
   assert.equal(registration?.personId, person.id);
   const handshake = emulator.requests.find((r) => r.method === 'WS');
   assert.equal(handshake?.headers.upgrade, 'websocket');
+  await fetch(`${emulator.apiUrl}/people/me`, { headers: { authorization: person.token } }); // no scheme
+  assert.equal(emulator.requests.at(-1)?.headers.authorization, '[redacted]');
   assert.ok(!JSON.stringify(emulator.requests).includes(person.token) && !JSON.stringify(emulator.clientFrames).includes(person.token));
 });
 
@@ -224,8 +247,13 @@ test('pending envelopes expire after envelopeTtl and past maxPendingPerDevice; u
   assert.equal(record.envelopes, 3, 'its envelopes with it');
   assert.equal(emulator.devices.has(goneDevice.uuid), false);
   assert.equal(emulator.devices.has(live.uuid), true);
-  const handshake = await fetch(goneDevice.webSocketUrl.replace(/^ws/, 'http'), { headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } }).catch((e: unknown) => e);
-  assert.ok(!(handshake instanceof Response) || handshake.status === 404, 'the forgotten device has no socket any more');
+  const refused = await new Promise<number>((resolve, reject) => {
+    const ws = new WebSocket(goneDevice.webSocketUrl);
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('open', () => reject(new Error('the socket of a forgotten device opened')));
+    ws.once('error', () => undefined);
+  });
+  assert.equal(refused, 404, 'the forgotten device has no socket any more');
   assert.equal(expired.length, 2, "each expiry that dropped something is announced with an 'expired' event");
   await assert.rejects(startEmulator(t, { envelopeTtl: 0 }), /envelopeTtl must be a positive number, got 0/);
 });
