@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SparkBotError } from '../src/index.js';
-import { harness } from './support/helpers.js';
+import { format } from 'node:util';
+import { SparkBot, SparkBotError } from '../src/index.js';
+import { defer, harness, startEmulator, tempDir } from './support/helpers.js';
 
 test('stop() lets a running handler finish, and its reply goes out, before it resolves', async (t) => {
   const { bot, emulator, person, until } = await harness(t);
@@ -127,4 +129,23 @@ test('stop() while an event is still being fetched reports it as received but no
   await emulator.waitFor(() => emulator.requests.some((r) => r.path.startsWith('/v1/messages/')), { what: 'the held request answered' });
   await bot.stop(); // the dispatcher is idle: nothing was queued behind
   assert.equal(handled, 0, 'nothing was delivered after stop()');
+});
+
+test('stop() aborts a service-catalog request under way (the cluster lookup of an event), rather than leave it to requestTimeout', async (t) => {
+  const lines: string[] = [];
+  const keep = (message: string, ...rest: unknown[]) => lines.push(format(message, ...rest));
+  // Real timers: stop()'s deadline runs out by itself.
+  const emulator = await startEmulator(t);
+  const person = emulator.createBot({ displayName: 'Test Bot' });
+  const bot = new SparkBot({ token: person.token, ...emulator.botOptions(), lastConn: join(await tempDir(t), 'last.json'), stopTimeout: 200, logger: { debug: keep, info: keep, warn: keep, error: keep } });
+  defer(t, () => bot.stop());
+  const alice = emulator.createUser({ displayName: 'Alice' });
+  await bot.start();
+  const held = emulator.hold('GET /u2c/api/v1/catalog');
+  t.after(() => held.release());
+  emulator.postMessage({ from: alice, toPerson: person, text: 'which cluster?' });
+  await emulator.waitFor(() => emulator.heldRequests === 1, { what: 'the cluster lookup asking the catalog' });
+  await bot.stop();
+  await emulator.waitFor(() => emulator.abandonedRequests.some((r) => r.path === '/u2c/api/v1/catalog'), { what: 'the catalog request aborted', timeout: 5_000 });
+  assert.ok(lines.some((line) => /service catalog unavailable \(the bot stopped\)/.test(line)) && !lines.some((line) => line.includes('requestTimeout')), `ended by stop(), not by its timeout:\n${lines.join('\n')}`);
 });
