@@ -10,10 +10,16 @@
  * redirects are followed only within the origin they came from; and every string the server
  * sent (the body, the headers) is redacted before anything else sees it.
  *
- * Files (rest/files.ts) use the same exchange: a multipart body (`form`, sent with fetch itself
- * under the same rules), a 2xx body as bytes (bounded by `maxSize`, not redacted: it is the file)
- * or as a stream (the timer covers the exchange until the headers, then each wait for data is
- * bounded by `idleTimeout`; see #streamOf).
+ * Files (rest/files.ts) use the same exchange: a multipart body (`form`, sent by the transport
+ * itself under the same rules), a 2xx body as bytes (bounded by `maxSize`, not redacted: it is the
+ * file) or as a stream (the timer covers the exchange until the headers, then each wait for data
+ * is bounded by `idleTimeout`; see #streamOf).
+ *
+ * Under ky, the requests go through src/transport.ts (ky's `fetch` option): undici's `request()`
+ * over a keep-alive pool of this Http, or over `dispatcher` when one is given. One AbortSignal per
+ * exchange (the controller below) reaches the transport, as a ky option ky passes through; a JSON
+ * body and the query are put together here, which spares ky a second Request and a body stream
+ * (and its copy) per request — see docs/benchmarks.md#transport.
  */
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
@@ -21,6 +27,7 @@ import ky, { type KyInstance, type Options as KyOptions } from 'ky';
 import { ApiError } from './errors.js';
 import type { Log, Redactor } from './log.js';
 import { parseRetryAfter } from './protocol/retry-after.js';
+import { createTransport, dropBody, takeBody, type Transport, type TransportInit } from './transport.js';
 
 export interface HttpDeps {
   readonly token: string;
@@ -31,7 +38,7 @@ export interface HttpDeps {
   readonly timeout: number;
   /** Bytes of a response body at most; a larger one is an error and is not read further. */
   readonly maxResponseSize?: number;
-  /** Passed to fetch as `dispatcher` (an undici Agent/ProxyAgent) when given. */
+  /** An undici Dispatcher (Agent, ProxyAgent…) that carries every request when given; otherwise a keep-alive pool of this Http does. */
   readonly dispatcher?: unknown;
 }
 
@@ -57,8 +64,8 @@ export interface HttpRequest {
   /**
    * A multipart/form-data body instead of `json`, or what makes it when the request is sent (its
    * time counts in the request's timeout). An error the maker throws rejects the call as it is:
-   * nothing was sent. Sent with fetch itself (not ky, whose retry copy would hold a second copy of
-   * the body), under the same rules: the token only to the allowed origins, one timer, redirects
+   * nothing was sent. Sent by the transport itself (not through ky, whose retry copy would hold a
+   * second copy of the body), under the same rules: the token only to the allowed origins, one timer, redirects
    * within the origin.
    */
   readonly form?: FormData | FormMaker;
@@ -101,6 +108,7 @@ export class Http {
   readonly #token: string;
   readonly #deps: HttpDeps;
   readonly #ky: KyInstance;
+  readonly #transport: Transport;
   readonly #maxResponseSize: number;
   /** The origins the token goes to: the configured ones, and the WDM sparkbot found (see allowOrigin). */
   readonly #origins: Set<string>;
@@ -110,6 +118,7 @@ export class Http {
     this.#origins = new Set(deps.allowedOrigins);
     this.#deps = deps;
     this.#maxResponseSize = deps.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE;
+    this.#transport = createTransport(deps.dispatcher === undefined ? {} : { dispatcher: deps.dispatcher });
     const options: KyOptions = {
       retry: 0,
       throwHttpErrors: false,
@@ -118,6 +127,7 @@ export class Http {
       // Redirects are followed by send(), within one origin only.
       redirect: 'manual',
       headers: { accept: 'application/json' },
+      fetch: this.#transport.fetch as KyOptions['fetch'],
       hooks: {
         beforeRequest: [
           (request) => {
@@ -126,8 +136,12 @@ export class Http {
         ],
       },
     };
-    if (deps.dispatcher !== undefined) (options as Record<string, unknown>).dispatcher = deps.dispatcher;
     this.#ky = ky.create(options);
+  }
+
+  /** Closes the idle keep-alive connections (they do not keep the process alive meanwhile). */
+  close(): Promise<void> {
+    return this.#transport.close();
   }
 
   /**
@@ -211,11 +225,11 @@ export class Http {
       for (let hops = 0; ; hops++) {
         const response = await Promise.race([
           form === undefined
-            ? this.#ky(url, {
+            ? this.#ky(withQuery(url, searchParams), {
                 method,
-                signal: controller.signal,
-                ...(json === undefined ? {} : { json }),
-                ...(searchParams === undefined ? {} : { searchParams }),
+                ...(json === undefined ? {} : { headers: { 'content-type': 'application/json' } }),
+                // Options ky does not know go to its `fetch`, the transport, untouched.
+                ...({ abort: controller.signal, ...(json === undefined ? {} : { payload: JSON.stringify(json) }) } satisfies TransportInit as object),
               })
             : this.#fetchForm(url, method, form, searchParams, controller.signal),
           abandoned,
@@ -235,7 +249,7 @@ export class Http {
           }
           break;
         }
-        void response.body?.cancel().catch(() => undefined);
+        discard(response);
         const next = resolveLocation(location, response.url || url);
         const from = originOf(url);
         if (next === undefined || originOf(next) !== from) {
@@ -307,19 +321,16 @@ export class Http {
     return `Bearer ${this.#token}`;
   }
 
-  /** A request with a multipart body, through fetch itself (see HttpRequest.form), redirects left to send(). */
+  /** A request with a multipart body, through the transport itself (see HttpRequest.form), redirects left to send(). */
   #fetchForm(url: string, method: string, form: FormData, searchParams: HttpRequest['searchParams'], signal: AbortSignal): Promise<Response> {
     const target = new URL(url);
     for (const [key, value] of Object.entries(searchParams ?? {})) target.searchParams.set(key, String(value));
-    const init: RequestInit = {
+    return this.#transport.fetch(target, {
       method,
       body: form,
       headers: { accept: 'application/json', authorization: this.#authorization(target.toString()) },
-      redirect: 'manual',
-      signal,
-    };
-    if (this.#deps.dispatcher !== undefined) (init as Record<string, unknown>).dispatcher = this.#deps.dispatcher;
-    return fetch(target, init);
+      abort: signal,
+    });
   }
 
   /** Why the token must not go to `url` (its origin, or "this URL"), or undefined when it may. */
@@ -343,10 +354,13 @@ export class Http {
     const tooLarge = (size: string) => new Abandoned('was abandoned', `it answered HTTP ${response.status} with a body ${size} ${limit}; it was not read further — ${hint}`);
     const announced = contentLength(response.headers);
     if (announced !== undefined && announced > max) {
-      void response.body?.cancel().catch(() => undefined);
+      discard(response);
       giveUp(tooLarge(`of ${announced} bytes (Content-Length), more than`));
       return abandoned;
     }
+    const raw = takeBody(response);
+    if (raw === null) return Buffer.alloc(0);
+    if (raw !== undefined) return readStream(raw, abandoned, max, () => giveUp(tooLarge('larger than')));
     if (response.body === null) return Buffer.alloc(0);
     const reader = response.body.getReader();
     const chunks: Uint8Array[] = [];
@@ -380,7 +394,7 @@ export class Http {
     const idle = req.idleTimeout ?? timeout;
     const announced = contentLength(response.headers);
     if (announced !== undefined && announced > max) {
-      void response.body?.cancel().catch(() => undefined);
+      discard(response);
       const reason = new Abandoned('was abandoned', `it answered HTTP ${response.status} with a body of ${announced} bytes (Content-Length), more than maxSize (${max} bytes); it was not read — ${req.maxSizeHint ?? 'pass a larger maxSize'}`);
       giveUp(reason);
       throw reason;
@@ -458,6 +472,56 @@ export class Http {
   toJSON(): { origins: string[] } {
     return { origins: [...this.#origins] };
   }
+}
+
+/** Drops the body of an answer that is not used (a redirect, a body too large): the connection is let go. */
+function discard(response: Response): void {
+  const raw = takeBody(response);
+  if (raw === undefined) void response.body?.cancel().catch(() => undefined);
+  else if (raw !== null) dropBody(raw);
+}
+
+/**
+ * A Node stream's bytes (the transport's body), raced with the exchange's abort (which destroys
+ * the stream too); past `max` bytes, `tooLarge` gives up and the stream is destroyed.
+ */
+async function readStream(raw: Readable, abandoned: Promise<never>, max: number, tooLarge: () => void): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  const read = new Promise<Buffer>((resolve, reject) => {
+    raw.on('data', (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > max) {
+        if (!over) {
+          over = true;
+          raw.destroy();
+          tooLarge();
+        }
+        return;
+      }
+      chunks.push(chunk);
+    });
+    raw.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)));
+    raw.on('error', reject);
+    raw.on('close', () => reject(new Error('the body was cut off before its end')));
+  });
+  read.catch(() => undefined);
+  try {
+    return await Promise.race([read, abandoned]);
+  } finally {
+    // Releases the connection when the body was not read to its end (a no-op when it was).
+    if (!raw.readableEnded) raw.destroy();
+  }
+}
+
+/** `url` with `searchParams` as its query, as ky's `searchParams` does it (the query of `url` is replaced). */
+function withQuery(url: string, searchParams: HttpRequest['searchParams']): string {
+  if (searchParams === undefined) return url;
+  const entries = Object.entries(searchParams).filter(([, value]) => value !== undefined);
+  if (entries.length === 0) return url;
+  const query = new URLSearchParams(entries.map(([key, value]): [string, string] => [key, String(value)])).toString();
+  return url.replace(/(?:\?.*?)?(?=#|$)/, `?${query}`);
 }
 
 /** The Content-Length of an answer, when it is a whole number. */
