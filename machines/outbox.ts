@@ -1,5 +1,6 @@
 /**
- * The REST outbox of a sparkbot bot, as an XState v5 machine: every Webex REST call queues here.
+ * The REST outbox of a sparkbot bot, as an XState v5 machine: it decides when every Webex REST call
+ * goes out and how it ends (the direct path below spares it the calls that need no decision).
  *
  * Calls are dispatched in the order they were sent, at most `concurrency` at a time; calls that
  * change something (`ordered`: POST, PUT, DELETE) go one after the other, so that they take effect
@@ -12,8 +13,20 @@
  *
  * Pure: the machine emits `dispatch` and `settle`; src/rest/outbox.ts does the HTTP and answers with
  * CALL_RESULT / CALL_FAILED. No I/O, no secrets, no Node imports.
+ *
+ * The direct path. While the machine is `idle` (nothing queued, in flight or parked), a call the
+ * machine would dispatch at once ({@link sendsDirect}: fewer than `concurrency` out, and no other
+ * write out when it is a write) is sent by src/rest/outbox.ts itself, without an event, and settled
+ * by it when its answer is one the machine would simply settle ({@link needsMachine} false). Such
+ * calls enter the machine only when it is needed: the first event that makes the machine leave
+ * `idle` — a SEND it must queue or order, or the answer of a direct call that the machine must wait
+ * out (429) or try again (404, 5xx, no answer) — carries every direct call still out in `adopt`,
+ * and the machine takes them over as in flight (no `dispatch`: they are out already). From then on
+ * the machine decides everything, exactly as if those calls had been sent through it; once it is
+ * `idle` again, the direct path resumes. So a call that meets no rate limit and no retry costs no
+ * machine step, and the semantics are the machine's.
  */
-import { assign, enqueueActions, setup } from 'xstate';
+import { assign, enqueueActions, raise, setup } from 'xstate';
 
 export interface OutboxCall {
   readonly id: number;
@@ -58,11 +71,15 @@ export interface OutboxContext extends OutboxSettings {
 }
 
 export type OutboxEvent =
-  | { readonly type: 'SEND'; readonly call: OutboxCall }
-  /** The call got an HTTP answer. `retryAfter` in ms, from the Retry-After header when usable. */
-  | { readonly type: 'CALL_RESULT'; readonly id: number; readonly status: number; readonly retryAfter?: number }
-  /** The call got no answer at all (DNS, refused, timeout); `aborted` when its caller aborted it (never tried again). */
-  | { readonly type: 'CALL_FAILED'; readonly id: number; readonly aborted?: boolean }
+  /** `adopt`: the calls the Outbox sent directly (see the direct path) and that are still out; the machine takes them over first. */
+  | { readonly type: 'SEND'; readonly call: OutboxCall; readonly adopt?: readonly OutboxCall[] }
+  /**
+   * The call got an HTTP answer. `retryAfter` in ms, from the Retry-After header when usable.
+   * `adopt`: the answer of a direct call that needs the machine; the direct calls still out, this one included.
+   */
+  | { readonly type: 'CALL_RESULT'; readonly id: number; readonly status: number; readonly retryAfter?: number; readonly adopt?: readonly OutboxCall[] }
+  /** The call got no answer at all (DNS, refused, timeout); `aborted` when its caller aborted it (never tried again). `adopt` as for CALL_RESULT. */
+  | { readonly type: 'CALL_FAILED'; readonly id: number; readonly aborted?: boolean; readonly adopt?: readonly OutboxCall[] }
   /** Raised after retryDelay for a parked call. */
   | { readonly type: 'REQUEUE'; readonly id: number }
   /** Settle every waiting call as cancelled (the bot is shutting down). */
@@ -87,6 +104,37 @@ export const DEFAULT_OUTBOX_SETTINGS: OutboxSettings = {
 
 function byId(a: QueuedCall, b: QueuedCall): number {
   return a.id - b.id;
+}
+
+/** A 429 the machine waits out (the whole outbox pauses, the call goes back to its place) rather than settles: the call has 429 retries left. */
+export function pausesOn(call: { readonly attempt: number }, status: number | undefined, retryCount: number): boolean {
+  return status === 429 && call.attempt < retryCount;
+}
+
+/** An answer (`status`), or no answer (undefined; not when its caller aborted it), on which the call is tried again after `retryDelay`. */
+export function retriesOn(call: { readonly retries: number }, status: number | undefined, aborted: boolean): boolean {
+  if (call.retries <= 0) return false;
+  if (status === undefined) return !aborted;
+  return status === 404 || status >= 500;
+}
+
+/** How a call that is not tried again ends: with its answer, rate limited (a 429 after every retry), or failed (no answer). */
+export function outcomeOf(status: number | undefined): 'answered' | 'rateLimited' | 'failed' {
+  return status === undefined ? 'failed' : status === 429 ? 'rateLimited' : 'answered';
+}
+
+/**
+ * The direct path: may a call be sent at once without the machine? Only while the machine is `idle`
+ * (nothing queued, in flight or parked), with fewer than `concurrency` direct calls out, and, for a
+ * write, no direct write out: exactly when the machine would dispatch it at once.
+ */
+export function sendsDirect(machineIdle: boolean, direct: { readonly calls: number; readonly writes: number }, ordered: boolean, concurrency: number): boolean {
+  return machineIdle && direct.calls < concurrency && (!ordered || direct.writes === 0);
+}
+
+/** The answer of a direct call (still at attempt 0) needs the machine: a 429 it waits out, or a retry. Otherwise the call is settled with {@link outcomeOf}. */
+export function needsMachine(call: { readonly retries: number }, status: number | undefined, aborted: boolean, retryCount: number): boolean {
+  return pausesOn({ attempt: 0 }, status, retryCount) || retriesOn(call, status, aborted);
 }
 
 /**
@@ -126,17 +174,28 @@ export const outboxMachine = setup({
     'nothing left': ({ context }) => context.queue.length === 0 && context.inFlight.length === 0 && context.parked.length === 0,
     'is rate limited with retries left': ({ context, event }) => {
       const call = inFlightCall(context, event);
-      return event.type === 'CALL_RESULT' && event.status === 429 && call !== undefined && call.attempt < context.retryCount;
+      return event.type === 'CALL_RESULT' && call !== undefined && pausesOn(call, event.status, context.retryCount);
     },
     'is retryable with retries left': ({ context, event }) => {
       const call = inFlightCall(context, event);
-      if (call === undefined || call.retries <= 0) return false;
-      if (event.type === 'CALL_FAILED') return event.aborted !== true;
-      return event.type === 'CALL_RESULT' && (event.status === 404 || event.status >= 500);
+      if (call === undefined) return false;
+      if (event.type === 'CALL_FAILED') return retriesOn(call, undefined, event.aborted === true);
+      return event.type === 'CALL_RESULT' && retriesOn(call, event.status, false);
     },
     'is in flight': ({ context, event }) => inFlightCall(context, event) !== undefined,
+    'is a direct call': ({ event }) => (event.type === 'CALL_RESULT' || event.type === 'CALL_FAILED') && event.adopt !== undefined && event.adopt.some((call) => call.id === event.id),
   },
   actions: {
+    /** The direct calls still out become calls in flight (they were dispatched by the Outbox already). */
+    adopt: assign({
+      inFlight: ({ context, event }) =>
+        'adopt' in event && event.adopt !== undefined && event.adopt.length > 0 ? [...context.inFlight, ...event.adopt.map((call) => ({ ...call, attempt: 0 }))] : context.inFlight,
+    }),
+    /** The answer of a direct call, now that the machine holds it: handled as any call's (in `sending`). */
+    'handle the answer': raise(({ event }) => {
+      const { adopt: _adopted, ...answer } = event as Extract<OutboxEvent, { type: 'CALL_RESULT' | 'CALL_FAILED' }>;
+      return answer;
+    }),
     enqueue: assign({
       queue: ({ context, event }) => (event.type === 'SEND' ? [...context.queue, { ...event.call, attempt: 0 }].sort(byId) : context.queue),
     }),
@@ -181,7 +240,7 @@ export const outboxMachine = setup({
       const call = inFlightCall(context, event);
       if (!call) return;
       enqueue.assign({ inFlight: context.inFlight.filter((c) => c.id !== call.id) });
-      const outcome = event.type === 'CALL_FAILED' ? 'failed' : event.type === 'CALL_RESULT' && event.status === 429 ? 'rateLimited' : 'answered';
+      const outcome = outcomeOf(event.type === 'CALL_RESULT' ? event.status : undefined);
       enqueue.emit({ type: 'settle', id: call.id, outcome });
     }),
     'cancel waiting calls': enqueueActions(({ context, enqueue }) => {
@@ -203,14 +262,17 @@ export const outboxMachine = setup({
   }),
   initial: 'idle',
   on: {
-    SEND: { actions: 'enqueue' },
+    SEND: { actions: ['adopt', 'enqueue'] },
     REQUEUE: { actions: 'requeue' },
     CANCEL_ALL: { actions: 'cancel waiting calls' },
   },
   states: {
     idle: {
       on: {
-        SEND: { target: 'sending', actions: 'enqueue' },
+        SEND: { target: 'sending', actions: ['adopt', 'enqueue'] },
+        // A direct call needs the machine (a 429 to wait out, a retry): the direct calls become in flight, then its answer is handled in `sending`.
+        CALL_RESULT: { guard: 'is a direct call', target: 'sending', actions: ['adopt', 'handle the answer'] },
+        CALL_FAILED: { guard: 'is a direct call', target: 'sending', actions: ['adopt', 'handle the answer'] },
       },
     },
     sending: {

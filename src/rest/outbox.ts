@@ -2,9 +2,15 @@
  * The I/O half of the REST outbox: the machine (machines/outbox.ts) decides when a call is sent
  * and whether it is finished; this class performs the HTTP exchange and settles the caller's
  * promise. Every REST call of a bot goes through one Outbox.
+ *
+ * The direct path (see machines/outbox.ts): while the machine is idle, a call it would dispatch at
+ * once is sent here without a machine event, and settled here when its answer needs no pause and
+ * no retry. The direct calls still out enter the machine (`adopt`) with the first event that makes
+ * it leave idle, so that it counts them for `concurrency`, orders writes after them, and pauses,
+ * requeues or retries them as its own.
  */
-import { createActor, type Actor } from 'xstate';
-import { outboxMachine, type OutboxSettings } from '../../machines/outbox.js';
+import { createActor, type Actor, type Subscription } from 'xstate';
+import { needsMachine, outcomeOf, outboxMachine, sendsDirect, type OutboxCall, type OutboxSettings } from '../../machines/outbox.js';
 import type { Clock } from '../clock.js';
 import { RateLimitError, SparkBotError } from '../errors.js';
 import type { Http, HttpRequest, HttpResult } from '../http.js';
@@ -12,8 +18,13 @@ import type { Log } from '../log.js';
 import type { SparkBotOptions } from '../options.js';
 import { parseRetryAfter } from '../protocol/retry-after.js';
 
+type Outcome = 'answered' | 'rateLimited' | 'failed' | 'cancelled';
+
 interface PendingCall {
+  readonly id: number;
   readonly req: HttpRequest;
+  readonly retries: number;
+  readonly ordered: boolean;
   readonly resolve: (result: HttpResult) => void;
   readonly reject: (error: unknown) => void;
   attempts: number;
@@ -34,7 +45,14 @@ export interface OutboxDeps {
 export class Outbox {
   private actor!: Actor<typeof outboxMachine>;
   private readonly calls = new Map<number, PendingCall>();
+  /** Calls sent on the direct path and still out, by id (so in the order they were sent); empty whenever the machine is not idle. */
+  private readonly direct = new Map<number, PendingCall>();
+  private directWrites = 0;
+  private concurrency = 0;
+  private retryCount = 0;
   private nextId = 1;
+  private readonly idleWaiters: Array<() => void> = [];
+  private idleWatch: Subscription | undefined;
 
   constructor(private readonly deps: OutboxDeps) {
     this.start();
@@ -48,26 +66,31 @@ export class Outbox {
   send(req: HttpRequest, options: { retries?: number } = {}): Promise<HttpResult> {
     const retries = options.retries ?? 0;
     const id = this.nextId++;
+    const ordered = req.method !== 'GET';
     return new Promise<HttpResult>((resolve, reject) => {
-      this.calls.set(id, { req, resolve, reject, attempts: 0 });
-      this.actor.send({ type: 'SEND', call: { id, label: `${req.method} ${req.url}`, retries, ordered: req.method !== 'GET' } });
+      const call: PendingCall = { id, req, retries, ordered, resolve, reject, attempts: 0 };
+      this.calls.set(id, call);
+      if (sendsDirect(this.machineIdle(), { calls: this.direct.size, writes: this.directWrites }, ordered, this.concurrency)) {
+        this.direct.set(id, call);
+        if (ordered) this.directWrites += 1;
+        this.exchange(call, true);
+        return;
+      }
+      this.actor.send({ type: 'SEND', call: outboxCall(call), ...this.adoption() });
     });
   }
 
-  /** Rejects every call that has not been sent yet with CANCELLED; calls in flight finish. */
+  /** Rejects every call that has not been sent yet with CANCELLED; calls in flight (direct ones too) finish. */
   cancelWaiting(): void {
     this.actor.send({ type: 'CANCEL_ALL' });
   }
 
-  /** Resolves once nothing is queued, in flight or waiting to be retried. */
+  /** Resolves once nothing is queued, in flight (through the machine or direct) or waiting to be retried. */
   idle(): Promise<void> {
-    if (this.actor.getSnapshot().matches('idle')) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => {
-      const subscription = this.actor.subscribe((snapshot) => {
-        if (!snapshot.matches('idle')) return;
-        subscription.unsubscribe();
-        resolve();
-      });
+      this.idleWaiters.push(resolve);
+      this.idleWatch ??= this.actor.subscribe(() => this.checkIdle());
     });
   }
 
@@ -76,46 +99,98 @@ export class Outbox {
     return this.actor.getSnapshot().context.rateLimits;
   }
 
+  private machineIdle(): boolean {
+    return this.actor.getSnapshot().value === 'idle';
+  }
+
+  private isIdle(): boolean {
+    return this.direct.size === 0 && this.machineIdle();
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.isIdle()) return;
+    this.idleWatch?.unsubscribe();
+    this.idleWatch = undefined;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** The direct calls still out, handed over to the machine with the event that makes it leave idle. */
+  private adoption(): { adopt?: OutboxCall[] } {
+    if (this.direct.size === 0) return {};
+    const adopt = [...this.direct.values()].map(outboxCall);
+    this.direct.clear();
+    this.directWrites = 0;
+    return { adopt };
+  }
+
   private start(): void {
     const actor = createActor(outboxMachine, {
       input: this.deps.settings,
       clock: this.deps.clock,
       ...(this.deps.inspect ? { inspect: this.deps.inspect } : {}),
     });
-    actor.on('dispatch', ({ id }) => this.dispatch(id));
+    actor.on('dispatch', ({ id }) => {
+      const call = this.calls.get(id);
+      if (call) this.exchange(call, false);
+    });
     actor.on('settle', ({ id, outcome }) => this.settle(id, outcome));
     actor.subscribe({
       error: (error) => {
         // A bug: fail what was waiting and go on with a fresh machine.
+        this.direct.clear();
+        this.directWrites = 0;
+        this.idleWatch = undefined;
         for (const [id, call] of this.calls) {
           this.calls.delete(id);
           call.reject(new SparkBotError('CANCELLED', `the REST outbox stopped on an internal error: ${(error as Error)?.message ?? String(error)}`));
         }
         this.deps.onInternalError(error);
         this.start();
+        this.checkIdle();
+        if (this.idleWaiters.length > 0) this.idleWatch = this.actor.subscribe(() => this.checkIdle());
       },
     });
     this.actor = actor.start();
+    const { concurrency, retryCount } = this.actor.getSnapshot().context;
+    this.concurrency = concurrency;
+    this.retryCount = retryCount;
   }
 
-  private dispatch(id: number): void {
-    const call = this.calls.get(id);
-    if (!call) return;
+  /** One HTTP exchange of `call`; its answer goes to the machine, or, for a direct call that needs no machine, settles it here. */
+  private exchange(call: PendingCall, direct: boolean): void {
     call.attempts += 1;
+    const actor = this.actor;
     this.deps.http.send(call.req).then(
       (result) => {
         call.result = result;
+        if (direct && this.direct.get(call.id) === call && !needsMachine(call, result.status, false, this.retryCount)) return this.settleDirect(call, result.status);
+        if (actor !== this.actor) return; // the machine that sent it stopped on an error (its caller was told)
         const retryAfter = parseRetryAfter(result.headers.get('retry-after'));
-        this.actor.send({ type: 'CALL_RESULT', id, status: result.status, ...(retryAfter === undefined ? {} : { retryAfter }) });
+        this.actor.send({ type: 'CALL_RESULT', id: call.id, status: result.status, ...(retryAfter === undefined ? {} : { retryAfter }), ...this.adoptionFor(call, direct) });
       },
       (error: unknown) => {
         call.error = error;
-        this.actor.send({ type: 'CALL_FAILED', id, ...(call.req.signal?.aborted ? { aborted: true } : {}) });
+        const aborted = call.req.signal?.aborted === true;
+        if (direct && this.direct.get(call.id) === call && !needsMachine(call, undefined, aborted, this.retryCount)) return this.settleDirect(call, undefined);
+        if (actor !== this.actor) return;
+        this.actor.send({ type: 'CALL_FAILED', id: call.id, ...(aborted ? { aborted: true } : {}), ...this.adoptionFor(call, direct) });
       },
     );
   }
 
-  private settle(id: number, outcome: 'answered' | 'rateLimited' | 'failed' | 'cancelled'): void {
+  /** A direct call not adopted yet brings every direct call into the machine; one adopted meanwhile is the machine's already. */
+  private adoptionFor(call: PendingCall, direct: boolean): { adopt?: OutboxCall[] } {
+    return direct && this.direct.get(call.id) === call ? this.adoption() : {};
+  }
+
+  private settleDirect(call: PendingCall, status: number | undefined): void {
+    this.direct.delete(call.id);
+    if (call.ordered) this.directWrites -= 1;
+    this.settle(call.id, outcomeOf(status));
+    if (this.idleWaiters.length > 0) this.checkIdle();
+  }
+
+  private settle(id: number, outcome: Outcome): void {
     const call = this.calls.get(id);
     if (!call) return;
     this.calls.delete(id);
@@ -136,4 +211,9 @@ export class Outbox {
     } else if (outcome === 'cancelled') call.reject(new SparkBotError('CANCELLED', `${req.method} ${req.url} was cancelled before it was sent: the bot is stopping`));
     else call.reject(call.error ?? new SparkBotError('API_ERROR', `${req.method} ${req.url} failed`));
   }
+}
+
+/** A call as the machine knows it. */
+function outboxCall(call: PendingCall): OutboxCall {
+  return { id: call.id, label: `${call.req.method} ${call.req.url}`, retries: call.retries, ordered: call.ordered };
 }

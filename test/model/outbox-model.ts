@@ -4,6 +4,13 @@
  * states are told apart. The transitions, the timers and the emitted `dispatch` / `settle` events
  * all come from machines/outbox.ts: nothing here copies them.
  *
+ * The model is of the Outbox, not only of its machine: while the machine is idle the Outbox sends a
+ * call it would dispatch at once itself (the direct path, machines/outbox.ts), and settles it itself
+ * when its answer needs no pause and no retry. Those steps are model-only events the machine never
+ * sees (DIRECT_SEND, DIRECT_RESULT, DIRECT_FAILED); the direct calls out are in the shadow, and the
+ * machine event that makes the machine leave idle carries them in `adopt`. Which way a call or an
+ * answer goes is decided by the machine's own exported rules (sendsDirect, needsMachine, outcomeOf).
+ *
  * The state space is kept finite by the model's bounds, not by forgetting: at most
  * {@link MAX_CALLS} calls per path (so call ids are 1…3), `concurrency` 2, `retryCount` 1 and one
  * 404 retry. Call ids stay in the serialized state on purpose: planPaths rebuilds each step from
@@ -12,13 +19,30 @@
  */
 import type { EventFromLogic, SnapshotFrom } from 'xstate';
 import { TestModel } from 'xstate/graph';
-import { outboxMachine, type OutboxCall, type OutboxSettings } from '../../machines/outbox.js';
+import { needsMachine, outboxMachine, sendsDirect, type OutboxCall, type OutboxSettings } from '../../machines/outbox.js';
 import { machineTransitions, stateNodesOf } from '../../scripts/machine-graph.js';
 import { modelLogic, planPaths, type ModelEffect, type ModelLogic, type ModelStep, type Plan } from './model.js';
 
 export type OutboxSnapshot = SnapshotFrom<typeof outboxMachine>;
-/** The machine's own events plus the delay event XState makes (`xstate.after.retryAfter.outbox.rateLimited`). */
-export type OutboxModelEvent = EventFromLogic<typeof outboxMachine>;
+/**
+ * The direct path's steps, which the machine never sees: a call sent by the Outbox itself, and the
+ * answer (or no answer) of a direct call that the Outbox settles itself.
+ */
+export type DirectEvent =
+  | { readonly type: 'DIRECT_SEND'; readonly call: OutboxCall }
+  | { readonly type: 'DIRECT_RESULT'; readonly id: number; readonly status: number; readonly retryAfter?: number }
+  | { readonly type: 'DIRECT_FAILED'; readonly id: number };
+/** The machine's own events plus the delay event XState makes (`xstate.after.retryAfter.outbox.rateLimited`), plus the direct path's. */
+export type OutboxModelEvent = EventFromLogic<typeof outboxMachine> | DirectEvent;
+
+export function isDirect(event: { type: string }): event is DirectEvent {
+  return event.type === 'DIRECT_SEND' || event.type === 'DIRECT_RESULT' || event.type === 'DIRECT_FAILED';
+}
+
+/** The calls a model event hands over to the machine (`adopt`), if any. */
+export function adoptedBy(event: OutboxModelEvent): readonly OutboxCall[] {
+  return 'adopt' in event && event.adopt !== undefined ? event.adopt : [];
+}
 export type OutboxState = 'idle' | 'sending' | 'rateLimited';
 
 /** Calls one path sends at most. */
@@ -71,6 +95,8 @@ export interface OutboxShadow {
   readonly sent: number;
   /** The machine's pending timers, in the order they were scheduled. */
   readonly timers: readonly ModelTimer[];
+  /** Calls the Outbox sent on the direct path and that are still out (not adopted by the machine), in the order sent. */
+  readonly direct: readonly OutboxCall[];
 }
 
 /** The timer that fires next: the soonest, the first scheduled among equals (as the TestClock orders them). */
@@ -111,11 +137,15 @@ function nextShadow({ shadow, event, effects }: { shadow: OutboxShadow; event: O
       timers = timers.filter((t) => t.key !== sendId);
     }
   }
-  return { sent: shadow.sent + (event.type === 'SEND' ? 1 : 0), timers };
+  let direct = shadow.direct;
+  if (event.type === 'DIRECT_SEND') direct = [...direct, event.call];
+  else if (event.type === 'DIRECT_RESULT' || event.type === 'DIRECT_FAILED') direct = direct.filter((call) => call.id !== event.id);
+  else if (adoptedBy(event).length > 0) direct = [];
+  return { sent: shadow.sent + (event.type === 'SEND' || event.type === 'DIRECT_SEND' ? 1 : 0), timers, direct };
 }
 
 export function outboxLogic(): ModelLogic<typeof outboxMachine, OutboxShadow> {
-  return modelLogic<typeof outboxMachine, OutboxShadow>(outboxMachine, { initial: { sent: 0, timers: [] }, next: nextShadow });
+  return modelLogic<typeof outboxMachine, OutboxShadow>(outboxMachine, { initial: { sent: 0, timers: [], direct: [] }, next: nextShadow });
 }
 
 export function stateOf(snapshot: { value: unknown }): OutboxState {
@@ -128,15 +158,24 @@ export function kindOf(call: Pick<OutboxCall, 'ordered' | 'retries'>): CallKind[
   return call.retries > 0 ? 'GET+retry' : 'GET';
 }
 
-/** Every event the model offers in `snapshot`: sends (while under MAX_CALLS), answers of each call in flight, cancellation, and the timer due next. */
+/**
+ * Every event the model offers in `snapshot`: sends (while under MAX_CALLS), answers of each call
+ * in flight (the machine's or a direct one), cancellation, and the timer due next. A send or a
+ * direct call's answer goes the way the Outbox sends it: direct, or to the machine with the direct
+ * calls out in `adopt`.
+ */
 export function modelEvents(logic: ModelLogic<typeof outboxMachine, OutboxShadow>) {
   return (snapshot: OutboxSnapshot): OutboxModelEvent[] => {
-    const { sent, timers } = logic.shadow(snapshot);
+    const { sent, timers, direct } = logic.shadow(snapshot);
+    const adopt = direct.length > 0 ? { adopt: direct } : {};
     const events: OutboxModelEvent[] = [];
     if (sent < MAX_CALLS) {
       const id = sent + 1;
+      const out = { calls: direct.length, writes: direct.filter((call) => call.ordered).length };
       for (const kind of CALL_KINDS) {
-        events.push({ type: 'SEND', call: { id, label: `${kind.method} model/${id}`, retries: kind.retries, ordered: kind.method !== 'GET' } });
+        const call = { id, label: `${kind.method} model/${id}`, retries: kind.retries, ordered: kind.method !== 'GET' };
+        if (sendsDirect(snapshot.value === 'idle', out, call.ordered, OUTBOX_SETTINGS.concurrency)) events.push({ type: 'DIRECT_SEND', call });
+        else events.push({ type: 'SEND', call, ...adopt });
       }
     }
     for (const call of snapshot.context.inFlight) {
@@ -144,6 +183,15 @@ export function modelEvents(logic: ModelLogic<typeof outboxMachine, OutboxShadow
         events.push({ type: 'CALL_RESULT', id: call.id, status: answer.status, ...('retryAfter' in answer ? { retryAfter: answer.retryAfter } : {}) });
       }
       events.push({ type: 'CALL_FAILED', id: call.id });
+    }
+    for (const call of direct) {
+      for (const answer of ANSWERS) {
+        const result = { id: call.id, status: answer.status, ...('retryAfter' in answer ? { retryAfter: answer.retryAfter } : {}) };
+        if (needsMachine(call, answer.status, false, OUTBOX_SETTINGS.retryCount)) events.push({ type: 'CALL_RESULT', ...result, ...adopt });
+        else events.push({ type: 'DIRECT_RESULT', ...result });
+      }
+      if (needsMachine(call, undefined, false, OUTBOX_SETTINGS.retryCount)) events.push({ type: 'CALL_FAILED', id: call.id, ...adopt });
+      else events.push({ type: 'DIRECT_FAILED', id: call.id });
     }
     events.push({ type: 'CANCEL_ALL' });
     // Only the timer due next can fire: the clock cannot skip one.
@@ -153,9 +201,9 @@ export function modelEvents(logic: ModelLogic<typeof outboxMachine, OutboxShadow
   };
 }
 
-/** The machine accepts it (every offered event is one the real system can produce in that state). */
+/** The machine accepts it (every offered event is one the real system can produce in that state); the direct path's steps are the Outbox's alone. */
 export function drivable(snapshot: OutboxSnapshot, event: OutboxModelEvent): boolean {
-  return snapshot.can(event);
+  return isDirect(event) || snapshot.can(event);
 }
 
 /** A delayed event's delay name (`retryAfter`), or undefined for any other event. */
@@ -178,22 +226,31 @@ const callText = (c: { id: number; ordered: boolean; retries: number; attempt: n
 export function serializer(logic: ModelLogic<typeof outboxMachine, OutboxShadow>) {
   return (snapshot: OutboxSnapshot): string => {
     const c = snapshot.context;
-    const { sent, timers } = logic.shadow(snapshot);
+    const { sent, timers, direct } = logic.shadow(snapshot);
     const list = (calls: readonly Parameters<typeof callText>[0][]) => `[${calls.map(callText).join(' ')}]`;
     const pause = snapshot.value === 'rateLimited' ? ` retryAfter=${c.retryAfter}` : '';
     const clock = timers.map((t) => `${t.event.type === 'REQUEUE' ? `REQUEUE ${(t.event as { id: number }).id}` : (delayOf(t.event) ?? t.event.type)}@${t.remaining}`).join(' ');
-    return `${String(snapshot.value)} sent=${sent} queue=${list(c.queue)} inFlight=${list(c.inFlight)} parked=${list(c.parked)}${pause} timers=[${clock}]`;
+    return `${String(snapshot.value)} sent=${sent} queue=${list(c.queue)} inFlight=${list(c.inFlight)} parked=${list(c.parked)} direct=${list(direct.map((call) => ({ ...call, attempt: 0 })))}${pause} timers=[${clock}]`;
   };
 }
 
 /** An event as the model tells events apart: its type, the call's id, the kind of call sent, the answer. */
 export function eventVariant(event: OutboxModelEvent): string {
+  const adopt = adoptedBy(event);
+  const adopting = adopt.length > 0 ? ` (adopting ${adopt.map((call) => call.id).join(',')})` : '';
   switch (event.type) {
     case 'SEND':
-      return `SEND ${event.call.id} ${kindOf(event.call)}`;
+      return `SEND ${event.call.id} ${kindOf(event.call)}${adopting}`;
+    case 'DIRECT_SEND':
+      return `SEND ${event.call.id} ${kindOf(event.call)} (direct)`;
     case 'CALL_RESULT':
-      return `CALL_RESULT ${event.id} ${event.status}${event.retryAfter === undefined ? '' : ' Retry-After'}`;
+      return `CALL_RESULT ${event.id} ${event.status}${event.retryAfter === undefined ? '' : ' Retry-After'}${adopting}`;
+    case 'DIRECT_RESULT':
+      return `CALL_RESULT ${event.id} ${event.status}${event.retryAfter === undefined ? '' : ' Retry-After'} (direct)`;
     case 'CALL_FAILED':
+      return `CALL_FAILED ${event.id}${adopting}`;
+    case 'DIRECT_FAILED':
+      return `CALL_FAILED ${event.id} (direct)`;
     case 'REQUEUE':
       return `${event.type} ${event.id}`;
     default:
@@ -201,9 +258,12 @@ export function eventVariant(event: OutboxModelEvent): string {
   }
 }
 
-/** The event without its call id: what kind of thing happened. */
+/** The event without its call ids: what kind of thing happened (and how many direct calls it hands over). */
 export function eventKind(event: OutboxModelEvent): string {
-  return eventVariant(event).replace(/^(\S+) \d+/, '$1');
+  const adopt = adoptedBy(event).length;
+  return eventVariant(event)
+    .replace(/^(\S+) \d+/, '$1')
+    .replace(/ \(adopting [\d,]+\)$/, adopt > 0 ? ` (adopting ${adopt})` : '');
 }
 
 /** Actions of a transition key, from the machine definition. */
@@ -230,7 +290,11 @@ export function goalsOf(logic: ModelLogic<typeof outboxMachine, OutboxShadow>) {
     const before = previous.state;
     const ordered = before.context.inFlight.some((c) => c.ordered) ? 'write in flight' : before.context.inFlight.length > 0 ? 'reads in flight' : 'nothing in flight';
     const waiting = before.context.queue.length + before.context.parked.length > 0 ? 'calls waiting' : 'none waiting';
-    return logic.taken(step.state).map((key) => `${key} from ${String(before.value)} on ${eventKind(step.event)}, ${ordered}, ${waiting}`);
+    const direct = logic.shadow(before).direct;
+    const out = direct.some((c) => c.ordered) ? 'a direct write out' : direct.length > 0 ? `${direct.length} direct reads out` : 'no direct call out';
+    // The direct path takes no transition of the machine: its steps count by kind, with what was out directly.
+    if (isDirect(step.event)) return [`direct path: ${eventKind(step.event)}, ${out}`];
+    return logic.taken(step.state).map((key) => `${key} from ${String(before.value)} on ${eventKind(step.event)}, ${ordered}, ${waiting}, ${out}`);
   };
 }
 
@@ -245,6 +309,7 @@ export function outboxModel(): OutboxModel {
     serializeState: serialize,
     serializeEvent: eventVariant,
   });
-  const plan = planPaths(model, logic, serialize, eventVariant, { goals: goalsOf(logic) });
+  // planPaths is typed with the machine's events; the model's also include the direct path's (it only passes them through).
+  const plan = planPaths(model as unknown as TestModel<OutboxSnapshot, EventFromLogic<typeof outboxMachine>, unknown>, logic, serialize, eventVariant, { goals: goalsOf(logic) });
   return { logic, model, serialize, plan };
 }

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ApiError } from '../../src/errors.js';
+import type { Http, HttpRequest, HttpResult } from '../../src/http.js';
 import { RateLimitError, type Message } from '../../src/index.js';
+import { Outbox } from '../../src/rest/outbox.js';
 import { harness, waitForState } from '../support/helpers.js';
+import { TestClock } from '../support/test-clock.js';
 
 async function roomHarness(t: Parameters<typeof harness>[0], options: Parameters<typeof harness>[1] = {}) {
   const h = await harness(t, options);
@@ -140,4 +144,109 @@ test('reads given { retries } are tried again a second apart on 5xx and on a cut
   for (const retries of [-1, 1.5, 11, Number.NaN]) {
     await assert.rejects(bot.api.rooms.get(room.id, { retries }), { code: 'INVALID_OPTION', message: /retries/ });
   }
+});
+
+// The direct path (machines/outbox.ts): a call that meets no rate limit and no retry takes no step of the machine.
+
+function directHarness() {
+  const clock = new TestClock();
+  const answers: Array<{ url: string; answer: (status: number, headers?: Record<string, string>) => void }> = [];
+  const http = {
+    send: (req: HttpRequest) =>
+      new Promise<HttpResult>((resolve) => {
+        answers.push({ url: req.url, answer: (status, headers = {}) => resolve({ status, headers: new Headers(headers), body: {}, text: '{}' }) });
+      }),
+    errorFor: (req: HttpRequest, result: HttpResult, what: string) => new ApiError({ message: what, method: req.method, url: req.url, status: result.status }),
+  } as unknown as Http;
+  const events: string[] = [];
+  const states: string[] = [];
+  const outbox = new Outbox({
+    http,
+    settings: { concurrency: 2, retryCount: 1 },
+    clock,
+    log: () => undefined,
+    inspect: (event) => {
+      if (event.type === '@xstate.event' && event.event.type !== 'xstate.init') events.push(event.event.type);
+      if (event.type === '@xstate.snapshot') states.push(String((event.snapshot as { value?: unknown }).value));
+    },
+    onInternalError: (error) => {
+      throw error;
+    },
+  });
+  const flush = () => new Promise((resolve) => setImmediate(resolve));
+  return { clock, answers, events, states, outbox, flush };
+}
+
+test('a GET or a write that meets no rate limit goes out and settles without a machine step; idle() waits for it', async () => {
+  const { answers, events, outbox, flush } = directHarness();
+  const read = outbox.send({ method: 'GET', url: 'https://webexapis.com/v1/messages/1' });
+  const write = outbox.send({ method: 'POST', url: 'https://webexapis.com/v1/messages' });
+  assert.equal(answers.length, 2, 'both went out at once');
+  let idle = false;
+  void outbox.idle().then(() => (idle = true));
+  answers[0]?.answer(200);
+  assert.equal((await read).status, 200);
+  await flush();
+  assert.equal(idle, false, 'idle() waits for the direct write still out');
+  answers[1]?.answer(200);
+  assert.equal((await write).status, 200);
+  await flush();
+  assert.equal(idle, true);
+  assert.deepEqual(events, [], 'the machine took no event');
+  assert.equal(outbox.rateLimits, 0);
+});
+
+test('direct calls enter the machine when it is needed: a call beyond concurrency, a second write, a 429', async () => {
+  const { clock, answers, events, states, outbox, flush } = directHarness();
+  const first = outbox.send({ method: 'GET', url: 'https://webexapis.com/v1/rooms/1' });
+  const write = outbox.send({ method: 'POST', url: 'https://webexapis.com/v1/messages' });
+  // A third call (concurrency 2) is queued by the machine, which takes the two direct calls over.
+  const third = outbox.send({ method: 'GET', url: 'https://webexapis.com/v1/rooms/3' });
+  assert.deepEqual(events, ['SEND']);
+  assert.equal(answers.length, 2, 'the third call waits');
+  // The direct GET is the machine's now: its 429 pauses everything for Retry-After.
+  answers[0]?.answer(429, { 'retry-after': '2' });
+  await flush();
+  assert.deepEqual(events, ['SEND', 'CALL_RESULT']);
+  assert.equal(states.at(-1), 'rateLimited', 'the pause is in the machine, visible to the inspector');
+  assert.equal(outbox.rateLimits, 1);
+  answers[1]?.answer(201);
+  assert.equal((await write).status, 201, 'a call in flight finishes during the pause');
+  assert.equal(answers.length, 2, 'nothing goes out during the pause');
+  clock.advance(2000);
+  await flush();
+  assert.deepEqual(answers.map((a) => a.url).slice(2), ['https://webexapis.com/v1/rooms/1', 'https://webexapis.com/v1/rooms/3'], 'the 429 call at its place, then the queued one');
+  answers[2]?.answer(200);
+  answers[3]?.answer(200);
+  assert.equal((await first).status, 200);
+  assert.equal((await third).status, 200);
+  await outbox.idle();
+  assert.equal(states.at(-1), 'idle');
+  // Idle again: the direct path resumes.
+  const events0 = events.length;
+  const again = outbox.send({ method: 'GET', url: 'https://webexapis.com/v1/rooms/4' });
+  answers[4]?.answer(200);
+  assert.equal((await again).status, 200);
+  assert.equal(events.length, events0, 'no machine step');
+});
+
+test('a direct GET still answered 429 after retryCount retries rejects with a RateLimitError; a direct 404 with retries is parked by the machine', async () => {
+  const { clock, answers, events, outbox, flush } = directHarness();
+  const limited = outbox.send({ method: 'GET', url: 'https://webexapis.com/v1/rooms/1' });
+  answers[0]?.answer(429, { 'retry-after': '1' });
+  await flush();
+  clock.advance(1000);
+  await flush();
+  answers[1]?.answer(429, { 'retry-after': '1' });
+  await assert.rejects(limited, (error: unknown) => error instanceof RateLimitError && error.attempts === 2);
+  await outbox.idle();
+  const parked = outbox.send({ method: 'GET', url: 'https://webexapis.com/v1/messages/2' }, { retries: 1 });
+  answers[2]?.answer(404);
+  await flush();
+  assert.equal(events.at(-1), 'CALL_RESULT', 'the 404 entered the machine');
+  assert.deepEqual(clock.pendingDelays(), [1000], 'tried again after retryDelay');
+  clock.advance(1000);
+  await flush();
+  answers[3]?.answer(200);
+  assert.equal((await parked).status, 200);
 });
