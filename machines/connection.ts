@@ -49,6 +49,8 @@ export interface SocketInput {
 /** What the machine tells the socket service. */
 export type SocketCommand =
   | { readonly type: 'PING'; readonly id: string }
+  /** `pingEvery` ran out: answer SILENCE with the ms since the last inbound frame. */
+  | { readonly type: 'CHECK_SILENCE' }
   /** Sent as `online` is left: `graceful` closes with 1000 (STOP), otherwise the socket is terminated. */
   | { readonly type: 'CLOSE'; readonly graceful: boolean };
 
@@ -61,9 +63,14 @@ export type CloseVerdict =
 export type SocketEvent =
   /** The first readiness frame (`mercury.buffer_state`) after the authorization frame. */
   | { readonly type: 'READY'; readonly generation: number }
-  /** Any other inbound frame. `envelope` is the parsed JSON object; absent when the frame was unusable. */
-  | { readonly type: 'FRAME'; readonly generation: number; readonly envelope?: unknown; readonly invalid?: string }
+  /**
+   * Inbound traffic while a ping is out (the first frame after a PING command). The service
+   * delivers every envelope itself (and acks it): frames do not go through the machine.
+   */
+  | { readonly type: 'FRAME'; readonly generation: number }
   | { readonly type: 'PONG'; readonly generation: number; readonly id: string }
+  /** The answer to CHECK_SILENCE: ms of inbound silence (every frame counts, pongs included), by the service's clock. */
+  | { readonly type: 'SILENCE'; readonly generation: number; readonly ms: number }
   /** The upgrade was answered with an HTTP status instead of 101. */
   | { readonly type: 'SOCKET_REJECTED'; readonly generation: number; readonly status: number; readonly retryAfter?: number }
   | { readonly type: 'SOCKET_CLOSED'; readonly generation: number; readonly code: number; readonly reason: string; readonly verdict: CloseVerdict };
@@ -124,6 +131,8 @@ export interface ConnectionContext extends ConnectionSettings {
   readonly retryAfter: number;
   readonly pingId: string | null;
   readonly pingCount: number;
+  /** ms of inbound silence already passed when the `pingEvery` timer was armed (0 after READY or a pong): it waits the rest. */
+  readonly silentFor: number;
   /** Times the machine went from online back to fetchingUrl or backoff. */
   readonly reconnects: number;
   readonly lastClose: { readonly code: number; readonly reason: string } | null;
@@ -131,10 +140,6 @@ export interface ConnectionContext extends ConnectionSettings {
   readonly failure: Failure | null;
 }
 
-/** Events the machine emits (actor.on): every inbound envelope, and problems that are not fatal. */
-export type ConnectionEmitted =
-  | { readonly type: 'envelope'; readonly envelope: unknown; readonly generation: number }
-  | { readonly type: 'problem'; readonly message: string };
 
 export const DEFAULT_SETTINGS: ConnectionSettings = {
   pingEvery: 60_000,
@@ -179,7 +184,6 @@ export const connectionMachine = setup({
     context: {} as ConnectionContext,
     events: {} as ConnectionEvent,
     input: {} as ConnectionInput,
-    emitted: {} as ConnectionEmitted,
   },
   actors: {
     device: fromPromise<DeviceOutput, DeviceInput>(async () => {
@@ -188,7 +192,8 @@ export const connectionMachine = setup({
     socket: fromCallback<SocketCommand, SocketInput, SocketEvent>(() => undefined),
   },
   delays: {
-    pingEvery: ({ context }) => context.pingEvery,
+    /** The rest of `pingEvery` of inbound silence: all of it after READY or a pong. */
+    pingEvery: ({ context }) => Math.max(0, context.pingEvery - context.silentFor),
     pingWait: ({ context }) => context.pingWait,
     connectTimeout: ({ context }) => context.connectTimeout,
     reconnectDelay: ({ context }) => context.backoffDelay,
@@ -207,6 +212,7 @@ export const connectionMachine = setup({
     'handshake is forbidden': ({ event }) => event.type === 'SOCKET_REJECTED' && event.status === 403,
     'close is fatal': ({ event }) => event.type === 'SOCKET_CLOSED' && event.verdict.action === 'fatal',
     'pong matches': ({ context, event }) => event.type === 'PONG' && event.id === context.pingId,
+    'silent for pingEvery': ({ context, event }) => event.type === 'SILENCE' && event.ms >= context.pingEvery,
     'reconnect disabled': ({ context }) => !context.reconnect,
   },
   actions: {
@@ -217,7 +223,7 @@ export const connectionMachine = setup({
       const output = (event as unknown as { output: DeviceOutput }).output;
       return { device: output.device, deviceStale: false, deviceFresh: output.registered };
     }),
-    'begin socket generation': assign({ generation: ({ context }) => context.generation + 1, pingId: null }),
+    'begin socket generation': assign({ generation: ({ context }) => context.generation + 1, pingId: null, silentFor: 0 }),
     'close socket': enqueueActions(({ enqueue, event, self }) => {
       if (self.getSnapshot().children.socket) enqueue.sendTo('socket', { type: 'CLOSE', graceful: event.type === 'STOP' } satisfies SocketCommand);
     }),
@@ -268,16 +274,13 @@ export const connectionMachine = setup({
     }),
     'record connect timeout': assign({ lastError: ({ context }) => `no mercury.buffer_state within connectTimeout (${context.connectTimeout} ms)` }),
     'record socket error': assign({ lastError: ({ event }) => ('error' in event ? `socket service failed: ${messageOf(event.error)}` : null) }),
-    'choose ping id': assign({ pingId: () => globalThis.crypto.randomUUID(), pingCount: ({ context }) => context.pingCount + 1 }),
+    'choose ping id': assign({ pingId: () => globalThis.crypto.randomUUID(), pingCount: ({ context }) => context.pingCount + 1, silentFor: 0 }),
+    'check silence': sendTo('socket', { type: 'CHECK_SILENCE' } satisfies SocketCommand),
+    'wait for the rest': assign({ silentFor: ({ event }) => (event.type === 'SILENCE' ? event.ms : 0) }),
     'send ping': sendTo('socket', ({ context }) => ({ type: 'PING', id: context.pingId ?? '' }) as const),
     'record pong timeout': assign({ lastError: ({ context }) => `no pong within pingWait (${context.pingWait} ms)` }),
     'record pong mismatch': assign({
       lastError: ({ context, event }) => `pong id ${event.type === 'PONG' ? event.id : '?'} does not match ping id ${context.pingId ?? '?'}`,
-    }),
-    'emit envelope': enqueueActions(({ enqueue, event }) => {
-      if (event.type !== 'FRAME') return;
-      if (event.invalid !== undefined) enqueue.emit({ type: 'problem', message: `ignored an unusable frame: ${event.invalid}` });
-      else enqueue.emit({ type: 'envelope', envelope: event.envelope, generation: event.generation });
     }),
   },
 }).createMachine({
@@ -294,6 +297,7 @@ export const connectionMachine = setup({
     retryAfter: 0,
     pingId: null,
     pingCount: 0,
+    silentFor: 0,
     reconnects: 0,
     lastClose: null,
     lastError: null,
@@ -341,7 +345,6 @@ export const connectionMachine = setup({
           { guard: and(['is current socket', 'close is fatal']), target: 'failed', actions: 'record close' },
           { guard: 'is current socket', target: 'backoff', actions: ['record close', 'count reconnect'] },
         ],
-        FRAME: { guard: 'is current socket', actions: 'emit envelope' },
         LINK_STABLE: { actions: 'reset attempts' },
       },
       states: {
@@ -367,12 +370,17 @@ export const connectionMachine = setup({
           },
         },
         open: {
+          // Frames do not go through the machine: the socket service times them. When pingEvery
+          // runs out it is asked how long the link has been silent: silent that long, ping;
+          // otherwise wait for the rest of the interval.
           after: {
-            pingEvery: { target: 'awaitingPong' },
+            pingEvery: { actions: 'check silence' },
           },
           on: {
-            FRAME: { guard: 'is current socket', target: 'open', reenter: true, actions: 'emit envelope' },
-            PONG: { guard: 'is current socket', target: 'open', reenter: true },
+            SILENCE: [
+              { guard: and(['is current socket', 'silent for pingEvery']), target: 'awaitingPong' },
+              { guard: 'is current socket', target: 'open', reenter: true, actions: 'wait for the rest' },
+            ],
           },
         },
         awaitingPong: {
@@ -385,7 +393,7 @@ export const connectionMachine = setup({
               { guard: and(['is current socket', 'pong matches']), target: 'open' },
               { guard: 'is current socket', target: '#connection.backoff', actions: ['record pong mismatch', 'count reconnect'] },
             ],
-            FRAME: { guard: 'is current socket', target: 'open', actions: 'emit envelope' },
+            FRAME: { guard: 'is current socket', target: 'open' },
           },
         },
       },

@@ -6,13 +6,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import { createActor, type Actor, type SnapshotFrom, type StateValue } from 'xstate';
+import { createActor, fromCallback, fromPromise, type Actor, type SnapshotFrom, type StateValue } from 'xstate';
 import { type Clock, realClock } from './clock.js';
 import { createDeadline, type Deadline } from './deadline.js';
-import { connectionMachine, type ConnectionStateName, type DeviceRef, type Failure } from '../machines/connection.js';
+import { connectionMachine, type ConnectionStateName, type DeviceInput, type DeviceOutput, type DeviceRef, type Failure, type SocketCommand, type SocketEvent, type SocketInput } from '../machines/connection.js';
 import { ServiceCatalog } from './actors/catalog.js';
-import { createDeviceActor } from './actors/device.js';
-import { createSocketActor } from './actors/socket.js';
+import { createDeviceService } from './actors/device.js';
+import { createSocketService, type SocketService } from './actors/socket.js';
 import { createStore, type Store } from './actors/store.js';
 import { hostAllowed, WdmLocator } from './actors/wdm.js';
 import { SparkBotError, type ErrorContext, type SparkBotErrorCode } from './errors.js';
@@ -71,7 +71,37 @@ const FAILURE_CODES: Record<string, SparkBotErrorCode> = {
   closed: 'CLOSED',
 };
 
-type ConnectionActor = Actor<typeof connectionMachine>;
+/** What the connection machine's actors and effects need of one bot: they find it through the bot's actor system. */
+interface BotServices {
+  readonly device: ReturnType<typeof createDeviceService>;
+  readonly socket: SocketService;
+  persistDevice(device: DeviceRef): void;
+}
+
+const botServices = new WeakMap<object, BotServices>();
+
+function servicesOf(system: object): BotServices {
+  const services = botServices.get(system);
+  if (services === undefined) throw new Error('this actor system belongs to no SparkBot');
+  return services;
+}
+
+/**
+ * The connection machine with sparkbot's actors, one for the process: every bot runs it, and its
+ * actors take the bot's dependencies (token, HTTP client, store, log) from the bot's actor system,
+ * never from context, input or events (an inspector publishes those).
+ */
+const botMachine = connectionMachine.provide({
+  actors: {
+    device: fromPromise<DeviceOutput, DeviceInput>((args) => servicesOf(args.system).device(args)),
+    socket: fromCallback<SocketCommand, SocketInput, SocketEvent>((args) => servicesOf(args.system).socket(args)),
+  },
+  actions: {
+    'persist device': ({ system }, params: { device: DeviceRef; registered: boolean }) => servicesOf(system).persistDevice(params.device),
+  },
+});
+
+type ConnectionActor = Actor<typeof botMachine>;
 
 /** A socket until it has closed: stop() waits for it, and cuts it at its deadline. */
 interface ClosingSocket {
@@ -260,9 +290,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       log: createLog('events', this.redactor, opts.logger),
     });
 
-    const machine = connectionMachine.provide({
-      actors: {
-        device: createDeviceActor({
+    const services: BotServices = {
+        device: createDeviceService({
           http,
           wdm: this.wdm,
           deviceDesc: opts.deviceDesc,
@@ -274,8 +303,9 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
           warn: (message) => this.reportWarning(new SparkBotError('STORE_ERROR', message)),
           abandoned: (registration, handle) => this.keepAbandoned(registration, handle),
         }),
-        socket: createSocketActor({
+        socket: createSocketService({
           token: opts.token,
+          deliver: (envelope) => this.dispatcher.handle(envelope),
           log: createLog('socket', this.redactor, opts.logger),
           redactor: this.redactor,
           clock,
@@ -292,22 +322,16 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
           },
           previousClosed: () => (this.closing.size === 0 ? undefined : Promise.all([...this.closing].map((socket) => socket.closed)).then(() => undefined)),
         }),
-      },
-      actions: {
-        'persist device': (_, params: { device: DeviceRef; registered: boolean }) => {
-          this.watchStoreWrite(this.store.saveDevice(params.device, this.wdm.current), 'the device');
-        },
-      },
-    });
+      persistDevice: (device) => this.watchStoreWrite(this.store.saveDevice(device, this.wdm.current), 'the device'),
+    };
 
     this.createConnection = () => {
-      const actor = createActor(machine, {
+      const actor = createActor(botMachine, {
         input: opts.settings,
         clock,
         ...(opts.inspect ? { inspect: opts.inspect } : {}),
       });
-      actor.on('envelope', ({ envelope }) => this.dispatcher.handle(envelope));
-      actor.on('problem', ({ message }) => this.reportWarning(new SparkBotError('INVALID_FRAME', message)));
+      botServices.set(actor.system, services);
       actor.subscribe({
         next: (snapshot) => this.onSnapshot(snapshot),
         error: (error) => this.onActorError(actor, error),
@@ -701,7 +725,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     return this.me;
   }
 
-  private onSnapshot(snapshot: SnapshotFrom<typeof connectionMachine>): void {
+  private onSnapshot(snapshot: SnapshotFrom<typeof botMachine>): void {
     const state = leafOf(snapshot.value);
     if (state === this.lastState) return;
     const previous = this.lastState;

@@ -62,6 +62,6 @@ test('an inspector attached for a full cycle (connect, message, reconnect, 429) 
   const transitions = events.filter((e) => e.type === '@xstate.snapshot').length;
   assert.ok(transitions > 20, `the inspector saw the cycle (${transitions} snapshots)`);
   const all = published.join('\n');
-  for (const word of ['rateLimited', 'backoff', 'CALL_RESULT', 'envelope']) assert.ok(all.includes(word), `saw ${word}`);
+  for (const word of ['rateLimited', 'backoff', 'CALL_RESULT', 'READY']) assert.ok(all.includes(word), `saw ${word}`);
   assert.ok(!all.includes(person.token), 'the token is in no inspection event');
 });

@@ -17,7 +17,6 @@
  * machine can tell 429, 401 and 403 from the rest; ky's own retries are off. What reaches the
  * machine (errors, device URLs) is free of the token: an answer that echoes it is not used.
  */
-import { fromPromise } from 'xstate';
 import type { DeviceInput, DeviceOutput, DeviceRef } from '../../machines/connection.js';
 import { ApiError } from '../errors.js';
 import { originOf, type Http } from '../http.js';
@@ -49,7 +48,8 @@ export interface DeviceDeps {
   readonly abandoned?: (registration: Promise<DeviceRef>, handle: { cancel(): void; discard(device: DeviceRef): Promise<void> }) => void;
 }
 
-export function createDeviceActor(deps: DeviceDeps) {
+/** The device service of one bot (the machine's `device` actor runs it with the bot's deps). */
+export function createDeviceService(deps: DeviceDeps) {
   const { wdm } = deps;
 
   /** A device URL is only trusted (and sent the token) when it lives on the WDM in use. */
@@ -170,12 +170,11 @@ export function createDeviceActor(deps: DeviceDeps) {
     }
   }
 
-  return fromPromise<DeviceOutput, DeviceInput>(({ input, signal }) =>
+  return ({ input, signal }: { readonly input: DeviceInput; readonly signal: AbortSignal }): Promise<DeviceOutput> =>
     // Whatever the answers held, what the machine keeps (its lastError, the inspector's events) is redacted.
     findDevice(input, signal).catch((error: unknown) => {
       throw deps.redactor.error(error);
-    }),
-  );
+    });
 
   async function findDevice(input: DeviceInput, signal: AbortSignal): Promise<DeviceOutput> {
     if (input.device && !input.stale && !input.verify) return { device: input.device, registered: false };

@@ -3,9 +3,11 @@
  *
  * It opens `webSocketUrl` with the SDK's query parameters and permessage-deflate off, sends the
  * authorization frame, reports READY on the first `mercury.buffer_state`, acks every inbound frame
- * that has an `id`, answers the machine's PING commands and the server's protocol pings, and
- * reports every frame, pong, close and rejected handshake (with its HTTP status) tagged with the
- * socket's generation. A bad frame is reported, never fatal. What the server sends is redacted
+ * that has an `id` and hands its envelope to `deliver` (frames do not go through the machine),
+ * answers the machine's PING commands and the server's protocol pings, times the inbound traffic
+ * (CHECK_SILENCE is answered with SILENCE: ms since the last frame, by `clock`), and reports
+ * pongs, the first frame while a ping is out, closes and rejected handshakes (with their HTTP
+ * status) tagged with the socket's generation. A bad frame is reported (`warn`), never fatal. What the server sends is redacted
  * before it is reported (a frame or a close reason that echoes the token). What waits to be sent
  * is bounded by `maxPayload`: a server that stops reading gets its socket closed (the bot
  * reconnects) instead of an ever-growing buffer. On cleanup it closes with 1000 when the machine
@@ -14,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Clock } from '../clock.js';
-import { fromCallback } from 'xstate';
+import type { CallbackLogicFunction } from 'xstate';
 import type { SocketCommand, SocketEvent, SocketInput } from '../../machines/connection.js';
 import { classifyClose } from '../protocol/close-codes.js';
 import { ackFrame, authorizationFrame, mercuryUrl, parseFrame, pingFrame } from '../protocol/frames.js';
@@ -26,15 +28,17 @@ export interface SocketDeps {
   readonly token: string;
   readonly log: Log;
   readonly redactor: Redactor;
-  /** Timers of the close handshake; the actor system's clock, so tests can drive them. */
+  /** Timers of the close handshake and the time of inbound frames; the actor system's clock, so tests can drive them. */
   readonly clock: Clock;
+  /** Takes every inbound envelope (events and frames we do not know), once acked. */
+  readonly deliver: (envelope: unknown) => void;
   /** ms to wait for the peer to answer our close frame before terminating. */
   readonly closeTimeout: number;
   /** Largest inbound frame in bytes; a bigger one closes the socket with 1009 (and the bot reconnects). */
   readonly maxPayload: number;
   /** An http.Agent for the upgrade request (proxies), or a function choosing one per socket URL (undefined: connect directly). */
   readonly agent?: import('node:http').Agent | ((url: string) => import('node:http').Agent | undefined);
-  /** Reports a problem worth a warning (a frame larger than maxPayload). */
+  /** Reports a problem worth a warning (an unusable frame, one larger than maxPayload). */
   readonly warn?: (message: string) => void;
   /** Called on every pong (for health). */
   readonly onPong?: () => void;
@@ -44,10 +48,17 @@ export interface SocketDeps {
   readonly previousClosed: () => Promise<void> | undefined;
 }
 
-export function createSocketActor(deps: SocketDeps) {
-  return fromCallback<SocketCommand, SocketInput, SocketEvent>(({ input, sendBack, receive }) => {
+export type SocketService = CallbackLogicFunction<SocketCommand, SocketEvent, SocketInput, SocketEvent>;
+
+/** The socket service of one bot (the machine's `socket` actor runs it with the bot's deps). */
+export function createSocketService(deps: SocketDeps): SocketService {
+  const now = deps.clock.now === undefined ? Date.now : () => (deps.clock.now as () => number)();
+  return ({ input, sendBack, receive }) => {
     const { generation } = input;
     const log = (formatter: string, ...args: unknown[]) => deps.log(`[socket ${generation}] ${formatter}`, ...args);
+    /** When the last frame came in (clock time), and whether a ping is out (the next frame is reported). */
+    let lastInbound = now();
+    let pingOut = false;
     let ready = false;
     let finished = false; // a close or rejection was reported (or the machine let go): report nothing more
     let graceful = false;
@@ -128,8 +139,9 @@ export function createSocketActor(deps: SocketDeps) {
       ws.on('ping', (data) => send(ws, '', 'pong', data));
 
       ws.on('message', (data, isBinary) => {
+        lastInbound = now();
         if (isBinary) {
-          report({ type: 'FRAME', generation, invalid: `binary frame of ${byteLength(data)} bytes` });
+          unusable(`binary frame of ${byteLength(data)} bytes`);
           return;
         }
         let text = data.toString();
@@ -140,7 +152,7 @@ export function createSocketActor(deps: SocketDeps) {
         const parsed = parseFrame(text);
         if (!parsed.ok) {
           log('unusable frame: %s', parsed.error);
-          report({ type: 'FRAME', generation, invalid: parsed.error });
+          unusable(parsed.error);
           return;
         }
         const { frame } = parsed;
@@ -151,10 +163,12 @@ export function createSocketActor(deps: SocketDeps) {
           log('ready (%s)', frame.envelope.data?.eventType);
           report({ type: 'READY', generation });
         } else if (frame.kind === 'pong') {
+          pingOut = false;
           deps.onPong?.();
           report({ type: 'PONG', generation, id: frame.id });
         } else {
-          report({ type: 'FRAME', generation, envelope: frame.envelope });
+          traffic();
+          if (!finished) deps.deliver(frame.envelope);
         }
       });
 
@@ -187,9 +201,24 @@ export function createSocketActor(deps: SocketDeps) {
       });
     }
 
+    /** An unusable frame: warned about (once the socket is ready: the machine's generation is ours). */
+    const unusable = (why: string) => {
+      traffic();
+      if (!finished) deps.warn?.(`ignored an unusable frame: ${why}`);
+    };
+    /** A frame other than a pong: while a ping is out, it proves the link alive (the machine stops waiting for the pong). */
+    const traffic = () => {
+      if (!pingOut || !ready) return;
+      pingOut = false;
+      report({ type: 'FRAME', generation });
+    };
+
     receive((command) => {
       if (command.type === 'PING') {
+        pingOut = true;
         if (ws) send(ws, pingFrame(command.id));
+      } else if (command.type === 'CHECK_SILENCE') {
+        report({ type: 'SILENCE', generation, ms: now() - lastInbound });
       } else if (command.type === 'CLOSE') {
         graceful = command.graceful;
       }
@@ -211,7 +240,7 @@ export function createSocketActor(deps: SocketDeps) {
         socket.terminate();
       }
     };
-  });
+  };
 }
 
 function byteLength(data: WebSocket.RawData): number {

@@ -19,6 +19,8 @@ export type ConnectionModelEvent = EventFromLogic<typeof connectionMachine>;
 export interface ConnectionShadow {
   /** LINK_STABLE is scheduled (by READY) and has not fired: it lives in the actor system's scheduler. */
   readonly linkStablePending: boolean;
+  /** `pingEvery` ran out and the socket service was asked for the silence (CHECK_SILENCE): it answers at once, with SILENCE. */
+  readonly silenceAsked: boolean;
 }
 
 /** What the device service answers in the model (the real one answers with the emulator's device). */
@@ -35,6 +37,8 @@ export const CLOSES = [
   { code: 4404, reason: 'NotFound' },
 ] as const;
 const OTHER_PONG = 'another-id';
+/** In the model, traffic before `pingEvery` ran out came this many ms before it did (the driver sends a frame then). */
+export const TRAFFIC_BEFORE_CHECK = 1_000;
 const UNASKED_PONG = 'unasked';
 /** Retry-After of every 429 in the model, in seconds. */
 export const RETRY_AFTER_SECONDS = 7;
@@ -93,7 +97,10 @@ export function modelEvents(snapshot: ConnectionSnapshot): ConnectionModelEvent[
     ),
     event({ type: 'xstate.error.actor.socket', actorId: 'socket', error: new Error('the socket could not be created') }),
     event({ type: 'READY', generation }),
-    event({ type: 'FRAME', generation, envelope: { id: 'model-frame', data: { eventType: 'conversation.activity' } } }),
+    event({ type: 'FRAME', generation }),
+    // The socket service's answers to CHECK_SILENCE: silent for all of pingEvery, or traffic a moment ago.
+    event({ type: 'SILENCE', generation, ms: context.pingEvery }),
+    event({ type: 'SILENCE', generation, ms: TRAFFIC_BEFORE_CHECK }),
     ...(leaf === 'awaitingPong'
       ? [event({ type: 'PONG', generation, id: context.pingId ?? '' }), event({ type: 'PONG', generation, id: OTHER_PONG })]
       : [event({ type: 'PONG', generation, id: UNASKED_PONG })]),
@@ -111,13 +118,15 @@ export function modelEvents(snapshot: ConnectionSnapshot): ConnectionModelEvent[
  * - a device error needs a device request: a reused device costs none, and then the service
  *   answers at once, so nothing but its answer can happen in that `fetchingUrl`;
  * - the socket service fails only as it starts (in `connecting`);
- * - LINK_STABLE fires only while scheduled, and, as `stableAfter < pingEvery`, before `pingEvery`.
+ * - LINK_STABLE fires only while scheduled, and, as `stableAfter < pingEvery`, before `pingEvery`;
+ * - SILENCE answers CHECK_SILENCE, at once: only then, and nothing else in between.
  */
 export function drivable(logic: ModelLogic<typeof connectionMachine, ConnectionShadow>) {
   return (snapshot: ConnectionSnapshot, e: ConnectionModelEvent): boolean => {
     if (!snapshot.can(e)) return false;
-    const { linkStablePending } = logic.shadow(snapshot);
+    const { linkStablePending, silenceAsked } = logic.shadow(snapshot);
     const type: string = e.type;
+    if (silenceAsked !== (type === 'SILENCE')) return false;
     // With a reused device the service answers at once: nothing else can happen in between.
     if (leafOf(snapshot.value) === 'fetchingUrl' && !deviceRequestExpected(snapshot.context)) return type === 'xstate.done.actor.device';
     if (type === 'xstate.error.actor.device') return deviceRequestExpected(snapshot.context);
@@ -139,8 +148,10 @@ export function serializer(logic: ModelLogic<typeof connectionMachine, Connectio
     const c = snapshot.context;
     const device = c.device === null ? 'none' : c.deviceStale ? 'stale' : c.deviceFresh ? 'fresh' : 'trusted';
     const attempts = Math.min(c.attempt, c.verifyDeviceAfter);
-    const link = logic.shadow(snapshot).linkStablePending ? ' linkStable' : '';
-    return `${JSON.stringify(snapshot.value)} reconnect=${c.reconnect} device=${device} attempts=${attempts}${link}`;
+    const { linkStablePending, silenceAsked } = logic.shadow(snapshot);
+    const link = linkStablePending ? ' linkStable' : '';
+    const silence = silenceAsked ? ' silenceAsked' : '';
+    return `${JSON.stringify(snapshot.value)} reconnect=${c.reconnect} device=${device} attempts=${attempts} silentFor=${c.silentFor}${link}${silence}`;
   };
 }
 
@@ -148,13 +159,14 @@ const ONLINE = connectionMachine.getStateNodeById('connection.online');
 
 export function connectionLogic(): ModelLogic<typeof connectionMachine, ConnectionShadow> {
   return modelLogic<typeof connectionMachine, ConnectionShadow>(connectionMachine, {
-    initial: { linkStablePending: false },
+    initial: { linkStablePending: false, silenceAsked: false },
     next: ({ shadow, event: e, next, taken }) => {
-      if (!next._nodes.includes(ONLINE)) return { linkStablePending: false };
+      if (!next._nodes.includes(ONLINE)) return { linkStablePending: false, silenceAsked: false };
       const actions = taken.flatMap((key) => actionsOf(key));
-      if (actions.includes('schedule link stable')) return { linkStablePending: true };
-      if (e.type === 'LINK_STABLE') return { linkStablePending: false };
-      return shadow;
+      const silenceAsked = actions.includes('check silence');
+      if (actions.includes('schedule link stable')) return { linkStablePending: true, silenceAsked };
+      if (e.type === 'LINK_STABLE') return { linkStablePending: false, silenceAsked };
+      return { ...shadow, silenceAsked };
     },
   });
 }
@@ -182,6 +194,8 @@ export function eventVariant(e: ConnectionModelEvent): string {
       return `${e.type} ${String(fields.status)}`;
     case 'SOCKET_CLOSED':
       return `${e.type} ${String(fields.code)}`;
+    case 'SILENCE':
+      return `${e.type} ${fields.ms === TRAFFIC_BEFORE_CHECK ? 'traffic' : 'silent'}`;
     case 'PONG':
       return `${e.type} ${fields.id === UNASKED_PONG ? 'unasked' : fields.id === OTHER_PONG ? 'another id' : 'its id'}`;
     default:

@@ -22,6 +22,7 @@ import {
   eventVariant,
   leafOf,
   RETRY_AFTER_SECONDS,
+  TRAFFIC_BEFORE_CHECK,
   type ConnectionModel,
   type ConnectionModelEvent,
   type ConnectionSnapshot,
@@ -90,6 +91,7 @@ function describeEvent(event: ConnectionModelEvent): string {
     .replace('xstate.error.actor.socket', 'socket service error')
     .replace('SOCKET_REJECTED', 'handshake')
     .replace('SOCKET_CLOSED', 'close')
+    .replace(/^SILENCE (.*)$/, 'SILENCE ($1)')
     .replace(/^PONG (.*)$/, 'PONG ($1)');
 }
 
@@ -200,6 +202,9 @@ class ConnectionDriver {
       case 'xstate.error.actor.socket':
         // Armed on the transport before the socket service started (armAhead).
         return;
+      case 'SILENCE':
+        // The socket service answered CHECK_SILENCE as pingEvery ran out (see fireDelay).
+        return;
       case 'READY':
         if (this.handshakeHeld()) this.release(); // the emulator sends mercury.buffer_state on authorization
         else emulator.sendRaw(JSON.stringify({ id: randomUUID(), data: { eventType: 'mercury.buffer_state', bufferState: {} } }));
@@ -258,7 +263,21 @@ class ConnectionDriver {
       assert.equal(clock.runNext(), expected, `${delay} is the timer due next`);
     };
     if (delay === 'connectTimeout' && this.handshakeHeld()) return this.openUnready().then(run);
-    if (delay === 'pingEvery') this.pingsSeen = emulator.pings.length;
+    if (delay === 'pingEvery') {
+      this.pingsSeen = emulator.pings.length;
+      const answer = this.path.steps[this.index + 1]?.event;
+      if (answer !== undefined && eventVariant(answer) === 'SILENCE traffic') {
+        // Traffic TRAFFIC_BEFORE_CHECK ms before pingEvery runs out: the bot waits for the rest.
+        const due = clock.nextIn();
+        assert.ok(due !== undefined && due > TRAFFIC_BEFORE_CHECK);
+        clock.advance(due - TRAFFIC_BEFORE_CHECK);
+        const acks = emulator.acks.length;
+        assert.equal(emulator.sendRaw(JSON.stringify({ id: randomUUID(), data: { eventType: 'conversation.highlight' } })), 1);
+        return this.h.until(() => emulator.acks.length > acks, 'the frame acked').then(() => {
+          clock.advance(TRAFFIC_BEFORE_CHECK);
+        });
+      }
+    }
     run();
   }
 
@@ -351,7 +370,9 @@ class ConnectionDriver {
         assert.ok(socket?.authorizedAt !== undefined, 'the socket is authorized');
         assert.ok(bot.health().deviceUrl?.endsWith(socket.deviceUuid), 'on the bot’s device');
         const linkStable = this.model.logic.shadow(state).linkStablePending;
-        assert.deepEqual([...clock.pendingDelays()].sort((a, b) => a - b), linkStable ? [SETTINGS.stableAfter, SETTINGS.pingEvery] : [SETTINGS.pingEvery]);
+        const ping = delayValue('pingEvery', state);
+        assert.equal(ping, state.context.silentFor === 0 ? SETTINGS.pingEvery : SETTINGS.pingEvery - TRAFFIC_BEFORE_CHECK);
+        assert.deepEqual([...clock.pendingDelays()].sort((a, b) => a - b), linkStable ? [SETTINGS.stableAfter, ping].sort((a, b) => a - b) : [ping]);
         this.pingsSeen = emulator.pings.length;
         return;
       }
@@ -389,7 +410,7 @@ class ConnectionDriver {
   private isTransient(index: number): boolean {
     const next = this.path.steps[index + 1];
     if (next === undefined) return false;
-    return this.isAutomatic(index + 1) || typeOf(next.event) === 'xstate.error.actor.socket';
+    return this.isAutomatic(index + 1) || typeOf(next.event) === 'xstate.error.actor.socket' || typeOf(next.event) === 'SILENCE';
   }
 
   // ------------------------------------------------------------------ emulator helpers
