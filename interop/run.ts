@@ -8,39 +8,16 @@
  * and reports what it saw. Every step has a timeout; the run prints a summary and exits non-zero
  * when any step failed.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebexEmulator } from '../src/emulator/index.js';
+import { ensureInstalled } from '../scripts/install-peer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const STEP_TIMEOUT = 15_000;
 const RUN_TIMEOUT = 5 * 60_000;
-
-// ------------------------------------------------------------------ dependencies, on demand
-
-/**
- * Installs `<dir>/node_modules` when it is missing or does not match `<dir>/package-lock.json`
- * (`npm ci`; `npm install` when package.json asks for other versions than the lock has).
- */
-function ensureInstalled(dir: string): void {
-  const read = (file: string) => JSON.parse(readFileSync(join(here, dir, file), 'utf8'));
-  const lock = read('package-lock.json');
-  const wanted = read('package.json').dependencies as Record<string, string>;
-  const locked = (lock.packages[''].dependencies ?? {}) as Record<string, string>;
-  const lockMatches = Object.keys(wanted).length === Object.keys(locked).length && Object.entries(wanted).every(([k, v]) => locked[k] === v);
-  let installed = false;
-  if (existsSync(join(here, dir, 'node_modules/.package-lock.json'))) {
-    const hidden = read('node_modules/.package-lock.json').packages as Record<string, { version?: string }>;
-    const packages = Object.entries(lock.packages as Record<string, { version?: string; optional?: boolean }>);
-    installed = packages.every(([path, p]) => path === '' || hidden[path]?.version === p.version || (p.optional && !hidden[path]));
-  }
-  if (lockMatches && installed) return;
-  const command = lockMatches ? 'ci' : 'install';
-  console.log(`interop: npm ${command} in interop/${dir} (node_modules ${installed ? 'ok' : 'missing or stale'}, lock ${lockMatches ? 'ok' : 'stale'})`);
-  execFileSync('npm', [command, '--no-audit', '--no-fund'], { cwd: join(here, dir), stdio: 'inherit' });
-}
 
 // ------------------------------------------------------------------ waiting without guessed times
 
@@ -395,8 +372,8 @@ async function frameworkSteps(emulator: WebexEmulator): Promise<void> {
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<number> {
-  ensureInstalled('sdk');
-  ensureInstalled('framework');
+  ensureInstalled(join(here, 'sdk'), 'interop');
+  ensureInstalled(join(here, 'framework'), 'interop');
   const watchdog = setTimeout(() => {
     console.error(`interop: the whole run took more than ${RUN_TIMEOUT / 1000} s; giving up`);
     process.exit(2);

@@ -291,37 +291,37 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     });
 
     const services: BotServices = {
-        device: createDeviceService({
-          http,
-          wdm: this.wdm,
-          deviceDesc: opts.deviceDesc,
-          store: this.store,
-          log: createLog('device', this.redactor, opts.logger),
-          redactor: this.redactor,
-          allowInsecure: opts.allowInsecure,
-          socketHosts,
-          warn: (message) => this.reportWarning(new SparkBotError('STORE_ERROR', message)),
-          abandoned: (registration, handle) => this.keepAbandoned(registration, handle),
-        }),
-        socket: createSocketService({
-          token: opts.token,
-          deliver: (envelope) => this.dispatcher.handle(envelope),
-          log: createLog('socket', this.redactor, opts.logger),
-          redactor: this.redactor,
-          clock,
-          closeTimeout: opts.closeTimeout,
-          maxPayload: opts.maxPayload,
-          warn: (message) => this.reportWarning(new SparkBotError('INVALID_FRAME', message)),
-          ...(socketAgent ? { agent: socketAgent } : {}),
-          onPong: () => {
-            this.lastPongAt = Date.now();
-          },
-          track: (socket) => {
-            this.closing.add(socket);
-            void socket.closed.then(() => this.closing.delete(socket));
-          },
-          previousClosed: () => (this.closing.size === 0 ? undefined : Promise.all([...this.closing].map((socket) => socket.closed)).then(() => undefined)),
-        }),
+      device: createDeviceService({
+        http,
+        wdm: this.wdm,
+        deviceDesc: opts.deviceDesc,
+        store: this.store,
+        log: createLog('device', this.redactor, opts.logger),
+        redactor: this.redactor,
+        allowInsecure: opts.allowInsecure,
+        socketHosts,
+        warn: (message) => this.reportWarning(new SparkBotError('STORE_ERROR', message)),
+        abandoned: (registration, handle) => this.keepAbandoned(registration, handle),
+      }),
+      socket: createSocketService({
+        token: opts.token,
+        deliver: (envelope) => this.dispatcher.handle(envelope),
+        log: createLog('socket', this.redactor, opts.logger),
+        redactor: this.redactor,
+        clock,
+        closeTimeout: opts.closeTimeout,
+        maxPayload: opts.maxPayload,
+        warn: (message) => this.reportWarning(new SparkBotError('INVALID_FRAME', message)),
+        ...(socketAgent ? { agent: socketAgent } : {}),
+        onPong: () => {
+          this.lastPongAt = Date.now();
+        },
+        track: (socket) => {
+          this.closing.add(socket);
+          void socket.closed.then(() => this.closing.delete(socket));
+        },
+        previousClosed: () => (this.closing.size === 0 ? undefined : Promise.all([...this.closing].map((socket) => socket.closed)).then(() => undefined)),
+      }),
       persistDevice: (device) => this.watchStoreWrite(this.store.saveDevice(device, this.wdm.current), 'the device'),
     };
 

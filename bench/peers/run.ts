@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync } 
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureInstalled } from '../../scripts/install-peer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
@@ -54,22 +55,7 @@ const peers: readonly Peer[] = [
   { key: 'bare', title: 'bare ws + node:http client', cwd: here, driver: join(here, 'bare.cjs'), load: `require('ws'); require('node:http'); ${loaded}` },
 ];
 
-// ------------------------------------------------------------------ installs, build
-
-/** `npm ci` in `dir` when its node_modules is missing or does not match its package-lock.json (as interop/run.ts). */
-function ensureInstalled(dir: string): void {
-  const read = (file: string) => JSON.parse(readFileSync(join(here, dir, file), 'utf8'));
-  const lock = read('package-lock.json');
-  let installed = false;
-  if (existsSync(join(here, dir, 'node_modules/.package-lock.json'))) {
-    const hidden = read('node_modules/.package-lock.json').packages as Record<string, { version?: string }>;
-    const packages = Object.entries(lock.packages as Record<string, { version?: string; optional?: boolean }>);
-    installed = packages.every(([path, p]) => path === '' || hidden[path]?.version === p.version || (p.optional && !hidden[path]));
-  }
-  if (installed) return;
-  console.error(`bench:peers: npm ci in bench/peers/${dir} (node_modules missing or stale; a few minutes)`);
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: join(here, dir), stdio: ['ignore', process.stderr, 'inherit'] });
-}
+// ------------------------------------------------------------------ build
 
 /** Newest modification time of the files under `dir`. */
 function newest(dir: string): number {
@@ -318,8 +304,8 @@ const rows: Row[] = [
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<number> {
-  ensureInstalled('sdk');
-  ensureInstalled('framework');
+  ensureInstalled(join(here, 'sdk'), 'bench:peers');
+  ensureInstalled(join(here, 'framework'), 'bench:peers');
   if (flag('--install-only')) return 0;
   ensureBuilt();
 
