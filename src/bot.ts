@@ -1,6 +1,6 @@
 /**
  * SparkBot: the facade over the connection machine. It turns options into the machine's input and
- * actors, starts and stops the actor, and turns the machine's snapshots and emitted envelopes into
+ * actors, starts and stops the actor, and turns the machine's snapshots (and the envelopes its socket service delivers) into
  * typed events. It holds no protocol logic of its own.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';

@@ -16,7 +16,7 @@
  * is bounded by `idleTimeout`; see #streamOf).
  *
  * Under ky, the requests go through src/transport.ts (ky's `fetch` option): undici's `request()`
- * over a keep-alive pool of this Http, or over `dispatcher` when one is given. One AbortSignal per
+ * over the keep-alive pool of the process, or over `dispatcher` when one is given. One AbortSignal per
  * exchange (the controller below) reaches the transport, as a ky option ky passes through; a JSON
  * body and the query are put together here, which spares ky a second Request and a body stream
  * (and its copy) per request — see docs/benchmarks.md#transport.
@@ -38,7 +38,7 @@ export interface HttpDeps {
   readonly timeout: number;
   /** Bytes of a response body at most; a larger one is an error and is not read further. */
   readonly maxResponseSize?: number;
-  /** An undici Dispatcher (Agent, ProxyAgent…) that carries every request when given; otherwise a keep-alive pool of this Http does. */
+  /** An undici Dispatcher (Agent, ProxyAgent…) that carries every request when given; otherwise the keep-alive pool of the process does. */
   readonly dispatcher?: unknown;
 }
 
@@ -139,7 +139,7 @@ export class Http {
     this.#ky = ky.create(options);
   }
 
-  /** Closes the idle keep-alive connections (they do not keep the process alive meanwhile). */
+  /** Nothing to close: the keep-alive pool is the process's, and its idle connections keep nothing alive. */
   close(): Promise<void> {
     return this.#transport.close();
   }

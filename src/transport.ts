@@ -10,12 +10,14 @@
  *
  * What it does, and no more (src/http.ts bounds and checks everything else):
  * - no redirects are followed (like fetch's `redirect: 'manual'`: the 3xx answer is returned);
- * - nothing is decompressed (no Accept-Encoding is sent, so the server sends none);
+ * - no Accept-Encoding is sent; a body compressed anyway (gzip, deflate, br: a proxy, a CDN) is
+ *   decoded, as fetch does;
  * - the request is aborted by `init.abort` (the one signal of the exchange; src/http.ts passes it
  *   as a ky option that ky hands to its `fetch` untouched), or else by the Request's own signal;
  * - `dispatcher` (the `dispatcher` option, or the environment's proxies: src/proxy.ts) carries
- *   the request when given; otherwise a keep-alive Agent of this transport does. Idle
- *   connections do not keep the process alive (undici unrefs them), and close() ends them.
+ *   the request when given; otherwise the keep-alive pool of the process does (not a dispatcher
+ *   set with undici's `setGlobalDispatcher`: use the `dispatcher` option). Idle connections do not
+ *   keep the process alive (undici unrefs them).
  * - the answer is a Response whose body is read, when src/http.ts reads it, straight from the
  *   connection (takeBody); `response.body` and `text()`… still work (a WHATWG stream made then).
  *
@@ -26,6 +28,7 @@
  * state of a bot: each request has its own headers); that saves ~30 KiB per idle bot.
  */
 import { randomBytes } from 'node:crypto';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -69,6 +72,18 @@ function loadUndici(): { readonly request: RequestFn; readonly Agent: AgentClass
 
 /** The keep-alive pool of the process, made on the first request that has no dispatcher of its own. */
 let sharedPool: Dispatcher | undefined;
+
+/** A body the server compressed though nothing asked it to (a proxy, a CDN): decoded, as fetch does. */
+function decoded(raw: Readable, headers: Headers): Readable {
+  const encoding = headers.get('content-encoding')?.trim().toLowerCase();
+  const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
+  if (decoder === undefined) return raw;
+  headers.delete('content-encoding');
+  headers.delete('content-length');
+  raw.on('error', (error) => decoder.destroy(error));
+  decoder.on('close', () => raw.destroy());
+  return raw.pipe(decoder);
+}
 
 /** Takes the Node body of a TransportResponse (see takeBody). */
 const TAKE = Symbol('sparkbot.transport.take');
@@ -295,6 +310,8 @@ export function createTransport(options: { readonly dispatcher?: unknown } = {})
       headers['content-length'] = String(encoded.length);
     }
     const target = new URL(url);
+    // Not the process's global dispatcher (`setGlobalDispatcher`): Node installs its own there as
+    // soon as its fetch loads, and the two cannot be told apart; the `dispatcher` option is the way.
     const dispatcher = given ?? (sharedPool ??= new Agent({ keepAliveTimeout: 4000 }));
     const answer = await request.call(dispatcher, {
       origin: target.origin,
@@ -314,7 +331,7 @@ export function createTransport(options: { readonly dispatcher?: unknown } = {})
     if (nullBody(answer.statusCode, method)) {
       dropBody(raw);
       raw = null;
-    }
+    } else raw = decoded(raw, responseHeaders);
     return new TransportResponse(raw, answer.statusCode, responseHeaders, url) as unknown as Response;
   };
   return {

@@ -52,7 +52,8 @@ export type SocketService = CallbackLogicFunction<SocketCommand, SocketEvent, So
 
 /** The socket service of one bot (the machine's `socket` actor runs it with the bot's deps). */
 export function createSocketService(deps: SocketDeps): SocketService {
-  const now = deps.clock.now === undefined ? Date.now : () => (deps.clock.now as () => number)();
+  // The clock of the machine's timers; without one, silence cannot be timed: every check says "silent".
+  const now = deps.clock.now === undefined ? () => Number.NEGATIVE_INFINITY : () => (deps.clock.now as () => number)();
   return ({ input, sendBack, receive }) => {
     const { generation } = input;
     const log = (formatter: string, ...args: unknown[]) => deps.log(`[socket ${generation}] ${formatter}`, ...args);
@@ -168,7 +169,7 @@ export function createSocketService(deps: SocketDeps): SocketService {
           report({ type: 'PONG', generation, id: frame.id });
         } else {
           traffic();
-          if (!finished) deps.deliver(frame.envelope);
+          if (!finished) guarded(() => deps.deliver(frame.envelope));
         }
       });
 
@@ -201,10 +202,18 @@ export function createSocketService(deps: SocketDeps): SocketService {
       });
     }
 
-    /** An unusable frame: warned about (once the socket is ready: the machine's generation is ours). */
+    /** A bot callback run from a ws listener: what it throws is logged, never an uncaught exception. */
+    const guarded = (fn: () => void) => {
+      try {
+        fn();
+      } catch (error) {
+        log('delivering a frame threw: %s', error instanceof Error ? error.message : String(error));
+      }
+    };
+    /** An unusable frame: warned about (unless the machine let go of this socket). */
     const unusable = (why: string) => {
       traffic();
-      if (!finished) deps.warn?.(`ignored an unusable frame: ${why}`);
+      if (!finished) guarded(() => deps.warn?.(`ignored an unusable frame: ${why}`));
     };
     /** A frame other than a pong: while a ping is out, it proves the link alive (the machine stops waiting for the pong). */
     const traffic = () => {
@@ -218,7 +227,8 @@ export function createSocketService(deps: SocketDeps): SocketService {
         pingOut = true;
         if (ws) send(ws, pingFrame(command.id));
       } else if (command.type === 'CHECK_SILENCE') {
-        report({ type: 'SILENCE', generation, ms: now() - lastInbound });
+        const silent = now() - lastInbound;
+        report({ type: 'SILENCE', generation, ms: Number.isFinite(silent) ? Math.max(0, silent) : Number.MAX_SAFE_INTEGER });
       } else if (command.type === 'CLOSE') {
         graceful = command.graceful;
       }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer, type IncomingMessage } from 'node:http';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import { Http } from '../../src/http.js';
 import { Redactor } from '../../src/log.js';
@@ -154,4 +155,23 @@ test('the keep-alive pool does not keep the process alive', () => {
   assert.equal(run.stdout.trim(), 'sent', run.stderr);
   assert.equal(run.status, 0, run.stderr);
   assert.ok(Date.now() - started < 15_000);
+});
+
+test('an answer compressed though nothing asked for it (a proxy, a CDN) is decoded, as fetch does: gzip, deflate, br', async (t) => {
+  const json = JSON.stringify({ id: 'message-1', text: 'x'.repeat(2000) });
+  const encoders = { gzip: gzipSync, deflate: deflateSync, br: brotliCompressSync } as const;
+  const srv = createServer((req, res) => {
+    const encoding = (req.url ?? '').slice(1) as keyof typeof encoders;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding });
+    res.end(encoders[encoding](json));
+  });
+  const { port } = await listen(t, srv);
+  const url = `http://127.0.0.1:${port}`;
+  const client = http(url);
+  for (const encoding of Object.keys(encoders)) {
+    const result = await client.send<{ id: string; text: string }>({ method: 'GET', url: `${url}/${encoding}` });
+    assert.equal(result.status, 200, encoding);
+    assert.deepEqual(result.body, JSON.parse(json), encoding);
+    assert.equal(result.headers.get('content-encoding'), null, `${encoding}: the body is no longer encoded`);
+  }
 });
