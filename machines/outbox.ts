@@ -85,6 +85,9 @@ export type OutboxEvent =
   /** Settle every waiting call as cancelled (the bot is shutting down). */
   | { readonly type: 'CANCEL_ALL' };
 
+/** How a call ended, as the machine tells the Outbox. */
+export type CallOutcome = 'answered' | 'rateLimited' | 'failed' | 'cancelled';
+
 export type OutboxEmitted =
   /** Start the HTTP exchange of call `id` now. */
   | { readonly type: 'dispatch'; readonly id: number; readonly attempt: number }
@@ -92,7 +95,7 @@ export type OutboxEmitted =
    * Call `id` is finished: 'answered' (resolve or reject with its last answer), 'rateLimited' (429
    * after every retry), 'failed' (no answer), 'cancelled' (CANCEL_ALL).
    */
-  | { readonly type: 'settle'; readonly id: number; readonly outcome: 'answered' | 'rateLimited' | 'failed' | 'cancelled' };
+  | { readonly type: 'settle'; readonly id: number; readonly outcome: CallOutcome };
 
 export const DEFAULT_OUTBOX_SETTINGS: OutboxSettings = {
   concurrency: 8,
@@ -119,7 +122,7 @@ export function retriesOn(call: { readonly retries: number }, status: number | u
 }
 
 /** How a call that is not tried again ends: with its answer, rate limited (a 429 after every retry), or failed (no answer). */
-export function outcomeOf(status: number | undefined): 'answered' | 'rateLimited' | 'failed' {
+export function outcomeOf(status: number | undefined): Exclude<CallOutcome, 'cancelled'> {
   return status === undefined ? 'failed' : status === 429 ? 'rateLimited' : 'answered';
 }
 

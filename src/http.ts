@@ -139,11 +139,6 @@ export class Http {
     this.#ky = ky.create(options);
   }
 
-  /** Nothing to close: the keep-alive pool is the process's, and its idle connections keep nothing alive. */
-  close(): Promise<void> {
-    return this.#transport.close();
-  }
-
   /**
    * Lets the token go to one more origin: the WDM that the service catalog or the last-connection
    * file named, once checked (src/actors/wdm.ts). Nothing else widens the list.
@@ -290,6 +285,21 @@ export class Http {
     }
     this.#deps.log('%s %s -> %d (%d ms)', req.method, req.url, status, Date.now() - started);
     return { status, headers, body, text, ...(data === undefined ? {} : { data }), ...(stream === undefined ? {} : { stream }) };
+  }
+
+  /**
+   * The body of a 2xx answer when it is a JSON object; otherwise an ApiError that says so and asks
+   * whether `option` (the URL the user configured) is right or a proxy answered.
+   */
+  objectBody<T extends object>(req: HttpRequest, result: HttpResult<T>, what: string, option: string): T {
+    const body: unknown = result.body;
+    if (typeof body === 'object' && body !== null && !Array.isArray(body)) return body as T;
+    const type = result.headers.get('content-type');
+    throw new ApiError({
+      message: `${what}: ${req.method} ${req.url} answered HTTP ${result.status} with a body that is not a JSON object${type ? ` (${type})` : ''}; is ${option} right, or did a proxy answer?`,
+      method: req.method,
+      url: req.url,
+    });
   }
 
   /** The ApiError for an HTTP answer that is not a success. */

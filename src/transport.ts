@@ -52,8 +52,6 @@ export interface TransportInit {
 export interface Transport {
   /** A fetch: `input` is a Request (as ky gives it) or a URL, `init` as fetch's, plus TransportInit. */
   readonly fetch: (input: Request | string | URL, init?: TransportInit) => Promise<Response>;
-  /** Nothing to close: the pool is shared by the process, and its idle connections are unref'd (kept for callers that close what they open). */
-  close(): Promise<void>;
 }
 
 type RequestFn = (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
@@ -334,10 +332,5 @@ export function createTransport(options: { readonly dispatcher?: unknown } = {})
     } else raw = decoded(raw, responseHeaders);
     return new TransportResponse(raw, answer.statusCode, responseHeaders, url) as unknown as Response;
   };
-  return {
-    fetch,
-    async close() {
-      // The pool is the process's: other bots may use it. Its idle connections keep nothing alive.
-    },
-  };
+  return { fetch };
 }

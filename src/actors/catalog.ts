@@ -13,7 +13,6 @@
  * The request goes straight through Http (the WDM calls do too), not the REST outbox: what a 429
  * or a 401 means at start is the connection machine's to decide, and requestTimeout bounds it.
  */
-import { ApiError } from '../errors.js';
 import type { HostCatalog } from '../events/cluster.js';
 import type { Http, HttpRequest } from '../http.js';
 import type { Log } from '../log.js';
@@ -120,16 +119,7 @@ export class ServiceCatalog {
     const { http, log } = this.#deps;
     const result = await http.send<Record<string, unknown>>(req);
     if (result.status < 200 || result.status >= 300) throw http.errorFor(req, result, 'the service catalog');
-    const body: unknown = result.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      const type = result.headers.get('content-type');
-      throw new ApiError({
-        message: `the service catalog: GET ${req.url} answered HTTP ${result.status} with a body that is not a JSON object${type ? ` (${type})` : ''}; is u2cUrl right, or did a proxy answer?`,
-        method: 'GET',
-        url: req.url,
-      });
-    }
-    const { hostCatalog, serviceLinks } = body as { hostCatalog?: unknown; serviceLinks?: unknown };
+    const { hostCatalog, serviceLinks } = http.objectBody(req, result, 'the service catalog', 'u2cUrl') as { hostCatalog?: unknown; serviceLinks?: unknown };
     const answer: CatalogAnswer = {
       hostCatalog: typeof hostCatalog === 'object' && hostCatalog !== null && !Array.isArray(hostCatalog) ? (hostCatalog as HostCatalog) : {},
       wdm: typeof serviceLinks === 'object' && serviceLinks !== null && !Array.isArray(serviceLinks) ? (serviceLinks as { wdm?: unknown }).wdm : undefined,

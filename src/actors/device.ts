@@ -111,27 +111,19 @@ export function createDeviceService(deps: DeviceDeps) {
     const req = { method: 'POST', url: wdmUrl, json: deps.deviceDesc, signal } as const;
     const result = await deps.http.send<{ url?: unknown; webSocketUrl?: unknown }>(req);
     if (result.status < 200 || result.status >= 300) throw deps.http.errorFor(req, result, 'device registration failed');
-    const body: unknown = result.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      const type = result.headers.get('content-type');
-      throw new ApiError({
-        message: `device registration: POST ${wdmUrl} answered HTTP ${result.status} with a body that is not a JSON object${type ? ` (${type})` : ''}; is wdmUrl right, or did a proxy answer?`,
-        method: 'POST',
-        url: wdmUrl,
-      });
-    }
-    const url = (body as { url?: unknown }).url;
+    const body = deps.http.objectBody(req, result, 'device registration', 'wdmUrl');
+    const { url } = body;
     if (typeof url === 'string' && deps.redactor.contains(url)) {
       throw new ApiError({ message: 'device registration answered with a device url that holds the access token (or a piece of it); the device is not used', method: 'POST', url: wdmUrl });
     }
-    const wdmOrigin = originOf(wdmUrl);
-    if (typeof url !== 'string' || originOf(url) !== wdmOrigin) {
-      const where = typeof url === 'string' ? `a device url on ${originOf(url) ?? 'an invalid URL'}, not on ${wdmOrigin ?? wdmUrl}` : 'no device url';
+    // forRegistration made wdmUrl the WDM in use: the device must live there.
+    if (typeof url !== 'string' || !isOurs({ url, webSocketUrl: '' })) {
+      const where = typeof url === 'string' ? `a device url on ${originOf(url) ?? 'an invalid URL'}, not on ${originOf(wdmUrl) ?? wdmUrl}` : 'no device url';
       throw new ApiError({ message: `device registration answered with ${where}; the device is not used`, method: 'POST', url: wdmUrl });
     }
     let webSocketUrl: string;
     try {
-      webSocketUrl = checkSocketUrl((body as { webSocketUrl?: unknown }).webSocketUrl, 'the device registration answer', wdmUrl);
+      webSocketUrl = checkSocketUrl(body.webSocketUrl, 'the device registration answer', wdmUrl);
     } catch (error) {
       // The device exists now but cannot be used: delete it rather than leave one behind per attempt.
       await deleteBestEffort({ url, webSocketUrl: '' });

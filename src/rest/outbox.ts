@@ -10,15 +10,13 @@
  * requeues or retries them as its own.
  */
 import { createActor, type Actor, type Subscription } from 'xstate';
-import { needsMachine, outcomeOf, outboxMachine, sendsDirect, type OutboxCall, type OutboxSettings } from '../../machines/outbox.js';
+import { needsMachine, outcomeOf, outboxMachine, sendsDirect, type CallOutcome, type OutboxCall, type OutboxSettings } from '../../machines/outbox.js';
 import type { Clock } from '../clock.js';
 import { RateLimitError, SparkBotError } from '../errors.js';
 import type { Http, HttpRequest, HttpResult } from '../http.js';
 import type { Log } from '../log.js';
 import type { SparkBotOptions } from '../options.js';
 import { parseRetryAfter } from '../protocol/retry-after.js';
-
-type Outcome = 'answered' | 'rateLimited' | 'failed' | 'cancelled';
 
 interface PendingCall {
   readonly id: number;
@@ -47,7 +45,6 @@ export class Outbox {
   private readonly calls = new Map<number, PendingCall>();
   /** Calls sent on the direct path and still out, by id (so in the order they were sent); empty whenever the machine is not idle. */
   private readonly direct = new Map<number, PendingCall>();
-  private directWrites = 0;
   private concurrency = 0;
   private retryCount = 0;
   private nextId = 1;
@@ -70,9 +67,8 @@ export class Outbox {
     return new Promise<HttpResult>((resolve, reject) => {
       const call: PendingCall = { id, req, retries, ordered, resolve, reject, attempts: 0 };
       this.calls.set(id, call);
-      if (sendsDirect(this.machineIdle(), { calls: this.direct.size, writes: this.directWrites }, ordered, this.concurrency)) {
+      if (sendsDirect(this.machineIdle(), { calls: this.direct.size, writes: this.directWrites() }, ordered, this.concurrency)) {
         this.direct.set(id, call);
-        if (ordered) this.directWrites += 1;
         this.exchange(call, true);
         return;
       }
@@ -99,6 +95,13 @@ export class Outbox {
     return this.actor.getSnapshot().context.rateLimits;
   }
 
+  /** Writes among the direct calls out (at most `concurrency` calls to count). */
+  private directWrites(): number {
+    let writes = 0;
+    for (const call of this.direct.values()) if (call.ordered) writes += 1;
+    return writes;
+  }
+
   private machineIdle(): boolean {
     return this.actor.getSnapshot().value === 'idle';
   }
@@ -119,7 +122,6 @@ export class Outbox {
     if (this.direct.size === 0) return {};
     const adopt = [...this.direct.values()].map(outboxCall);
     this.direct.clear();
-    this.directWrites = 0;
     return { adopt };
   }
 
@@ -138,7 +140,6 @@ export class Outbox {
       error: (error) => {
         // A bug: fail what was waiting and go on with a fresh machine.
         this.direct.clear();
-        this.directWrites = 0;
         this.idleWatch = undefined;
         for (const [id, call] of this.calls) {
           this.calls.delete(id);
@@ -185,12 +186,11 @@ export class Outbox {
 
   private settleDirect(call: PendingCall, status: number | undefined): void {
     this.direct.delete(call.id);
-    if (call.ordered) this.directWrites -= 1;
     this.settle(call.id, outcomeOf(status));
     if (this.idleWaiters.length > 0) this.checkIdle();
   }
 
-  private settle(id: number, outcome: Outcome): void {
+  private settle(id: number, outcome: CallOutcome): void {
     const call = this.calls.get(id);
     if (!call) return;
     this.calls.delete(id);

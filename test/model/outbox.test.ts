@@ -21,7 +21,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { TestModel, type StatePath, type TestParam } from 'xstate/graph';
-import { outboxMachine, outcomeOf, type OutboxContext } from '../../machines/outbox.js';
+import { outboxMachine, outcomeOf, type CallOutcome as Outcome, type OutboxContext } from '../../machines/outbox.js';
 import { stateNodesOf } from '../../scripts/machine-graph.js';
 import type { WebexEmulator } from '../../src/emulator/index.js';
 import { Waiters } from '../../src/emulator/waiters.js';
@@ -52,7 +52,6 @@ import {
 
 type Path = PlannedPath<typeof outboxMachine>;
 type Step = ModelStep<typeof outboxMachine>;
-type Outcome = 'answered' | 'rateLimited' | 'failed' | 'cancelled';
 
 /** The built-in actions both sides are compared on: the machine's timers and its emits. */
 const VISIBLE = new Set(['xstate.raise', 'xstate.cancel', 'xstate.emit']);

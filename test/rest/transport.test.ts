@@ -51,7 +51,6 @@ function http(origin: string): Http {
 test('requests of one Http reuse their connection (keep-alive), in sequence and 8 at a time', async (t) => {
   const { url, connections } = await server(t);
   const client = http(url);
-  t.after(() => client.close());
   for (let i = 0; i < 20; i++) assert.equal((await client.send({ method: 'GET', url: `${url}/v1/messages/${i}` })).status, 200);
   // undici's pool may open a second one when a request starts in the tick the last one ends.
   assert.ok(connections() <= 2, `one connection (two at most) for 20 requests in sequence: ${connections()}`);
@@ -66,7 +65,6 @@ test('requests of one Http reuse their connection (keep-alive), in sequence and 
 test('a JSON body, a query and the headers arrive as fetch sent them: Content-Length, the token, no chunking', async (t) => {
   const { url, seen } = await server(t);
   const client = http(url);
-  t.after(() => client.close());
   await client.send({ method: 'POST', url: `${url}/v1/messages?dropped=1`, json: { text: 'héllo' }, searchParams: { max: 10, flag: true } });
   const [post] = seen;
   assert.equal(post?.method, 'POST');
@@ -82,7 +80,6 @@ test('a JSON body, a query and the headers arrive as fetch sent them: Content-Le
 test('a multipart body has the bytes and the Content-Length of Node’s own encoding (boundary aside)', async (t) => {
   const { url, seen } = await server(t);
   const client = http(url);
-  t.after(() => client.close());
   const form = () => {
     const f = new FormData();
     f.append('roomId', 'room\r\n"1"');
@@ -104,7 +101,6 @@ test('a multipart body has the bytes and the Content-Length of Node’s own enco
 test('a Response of the transport reads as fetch’s: text(), json(), body, 204 without a body; takeBody gives the Node stream once', async (t) => {
   const { url } = await server(t, (seen) => (seen.url === '/empty' ? { status: 204 } : { body: '{"a":[1,2]}', headers: { 'content-type': 'application/json', 'x-many': 'one' } }));
   const transport = createTransport();
-  t.after(() => transport.close());
   const first = await transport.fetch(`${url}/json`);
   assert.equal(first.status, 200);
   assert.equal(first.ok, true);
