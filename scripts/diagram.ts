@@ -11,6 +11,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
+import { claimMachine } from '../machines/claim.js';
 import { connectionMachine } from '../machines/connection.js';
 import { outboxMachine } from '../machines/outbox.js';
 import { machineTransitions, stateNodesOf, type MachineTransition } from './machine-graph.js';
@@ -42,6 +43,14 @@ export const DIAGRAMS: readonly DiagramSpec[] = [
     title: 'The REST outbox machine',
     intro:
       'The REST outbox of a sparkbot bot, which decides when every Webex REST call goes out and how it ends, drawn from the machine itself: every state and every transition, labelled with its event or named delay and its guards. Calls go out in the order they were sent, at most `concurrency` at a time and writes one after the other; a 429 pauses everything for Retry-After. While the machine is `idle`, a call it would dispatch at once goes out without a machine event (the direct path) and is settled by the Outbox when its answer needs no pause and no retry; the direct calls still out enter the machine (`adopt`) with the first event that makes it leave `idle` — a call it must queue or order, or a direct call answered 429 with `retryCount` left, or 404, 5xx or not at all with `retries` left — which is what the two `idle --> sending : CALL_RESULT / CALL_FAILED [is a direct call]` transitions are. So an inspector sees every call that queues, waits, pauses or is retried, and the 429 pauses, but not a call that went out and came back without meeting any of that. [rest.md](rest.md) and [architecture.md](architecture.md#the-outbox-machine) explain what it means for your calls.',
+  },
+  {
+    machine: claimMachine,
+    file: 'docs/claim.md',
+    source: 'machines/claim.ts',
+    title: 'The claim machine',
+    intro:
+      'Which replica handles an activity when a bot runs as several replicas, drawn from the machine itself: every state and every transition, labelled with its event or named delay and its guards. It runs only with `coordination` (sparkbot/redis): every replica receives every activity and runs one claim machine for it, which asks the shared store to claim it. The first replica to claim it runs the handlers, renewing its lease while they run, and marks it done for everyone (`finishing`); the others wait (`waiting`) until the store says it is done (`skipped`) or the holder’s lease runs out and they claim it again. While the store does not answer, the activity waits (`offline`) and is claimed again with growing delays: it is never handled without a claim, and never dropped for that. A replica that stops gives back what it holds (`releasing`), so that another takes the activity at once. [scaling.md](scaling.md) explains how to run a bot as several replicas.',
   },
 ];
 
@@ -201,7 +210,7 @@ function relativeLink(from: string, to: string): string {
 }
 
 /** Hand-written docs that embed a diagram between `<!-- diagram:<machine id> -->` and `<!-- /diagram:<machine id> -->`. */
-export const EMBEDS: readonly string[] = ['docs/architecture.md'];
+export const EMBEDS: readonly string[] = ['docs/architecture.md', 'docs/scaling.md'];
 
 /** `text` with every embedded diagram region filled with the machine's current diagram. */
 export function fillEmbeds(text: string): string {
@@ -209,7 +218,8 @@ export function fillEmbeds(text: string): string {
   for (const spec of DIAGRAMS) {
     const id = spec.machine.id;
     const region = new RegExp(`(<!-- diagram:${id} -->\n)[\\s\\S]*?(<!-- /diagram:${id} -->)`);
-    out = out.replace(region, (_all, open: string, close: string) => `${open}\`\`\`mermaid\n${mermaidOf(spec.machine)}\`\`\`\n${close}`);
+    const diagram = mermaidOf(spec.machine);
+    out = out.replace(region, (_all, open: string, close: string) => `${open}\`\`\`mermaid\n${diagram}${diagram.endsWith('\n') ? '' : '\n'}\`\`\`\n${close}`);
   }
   return out;
 }

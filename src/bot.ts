@@ -32,6 +32,8 @@ import type { ActionHandler, CommandHandler, Middleware } from './router/context
 import { Handling } from './router/handling.js';
 import type { RouteOptions } from './router/router.js';
 import { createStorage, memoryStorage, type BotStorage } from './router/storage.js';
+import type { Claim, Coordination } from './coordination.js';
+import { uuidOf } from './protocol/ids.js';
 
 export interface SparkBotEvents {
   /** The machine moved to another state (leaf names, as `bot.state`). */
@@ -56,6 +58,12 @@ export interface SparkBotEvents {
   error: [error: SparkBotError];
   /** Something was odd but nothing was lost: a corrupt last-connection file moved aside, an unusable frame. */
   warning: [warning: SparkBotError];
+  /**
+   * This process became the bot's leader (`isLeader` true), or is no longer (false): the one replica
+   * that does what must happen once per bot (scheduled messages). Without `coordination` a bot is
+   * the leader from start() to stop().
+   */
+  leader: [event: { readonly isLeader: boolean }];
 }
 
 /** ms between a newly handled activity and the write of the ids to the last-connection file. */
@@ -121,6 +129,15 @@ interface StartWaiter {
   reject(error: SparkBotError): void;
 }
 
+/** What a bot gives an inspector that has `attach` (see the `inspect` option). */
+export interface InspectedBot {
+  /** A name for people: the bot's display name once known (and its replica's). */
+  name(): string;
+  health(): BotHealth;
+  /** `text` with the bot's secrets replaced (for what the inspector shows). */
+  redact(text: string): string;
+}
+
 /** A snapshot of the connection for monitoring; see `bot.health()`. Never contains the token. */
 export interface BotHealth {
   readonly state: ConnectionStateName;
@@ -142,6 +159,12 @@ export interface BotHealth {
   readonly deviceId: string | null;
   /** 429 answers the REST outbox waited out so far. */
   readonly rateLimits: number;
+  /** Replicas: REST calls wait until then (ms since the epoch) for a 429 another replica met; null when they do not. */
+  readonly heldUntil: number | null;
+  /** This replica's name with `coordination`; null without. */
+  readonly replica: string | null;
+  /** True while this process is the bot's leader (see `bot.isLeader`). */
+  readonly isLeader: boolean;
 }
 
 export class SparkBot extends EventEmitter<SparkBotEvents> {
@@ -192,12 +215,20 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private stopRequested = false;
   private storeWriteFailing = false;
   private me: Promise<Person> | undefined;
+  /** Replicas: the coordination (sparkbot/redis), started with the bot once it knows who it is. */
+  private readonly coordination: Coordination | undefined;
+  private coordinationStarted: Promise<void> | undefined;
+  /** Aborted when stop() begins: activities not claimed by then are left to the other replicas. */
+  private claimsHalt = new AbortController();
+  private leading = false;
   private person: Person | undefined;
 
   constructor(options: SparkBotOptions<SparkBot>) {
     super();
     const opts = resolveOptions(options);
     this.redactor.add(opts.token);
+    this.coordination = opts.coordination;
+    const coordination = opts.coordination;
     this.log = createLog('bot', this.redactor, opts.logger);
     this.logger = opts.logger;
     this.unheard = new UnheardProblems(opts.logger);
@@ -232,6 +263,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       clock,
       log: createLog('rest', this.redactor, opts.logger),
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
+      ...(opts.coordination ? { onRateLimit: (ms: number) => opts.coordination?.rateLimited(ms) } : {}),
       onInternalError: (error) => this.reportError(new SparkBotError('CANCELLED', `the REST outbox stopped on an internal error: ${(error as Error)?.message ?? String(error)}`, { cause: error })),
     });
     this.api = new WebexApi({ http, outbox: this.outbox, apiUrl: opts.apiUrl, clock });
@@ -247,6 +279,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       },
       stopping: () => this.stopRequested || this.stopping !== undefined,
     });
+    // Replicas: the answer to a question of this replica is claimed by this replica.
+    if (coordination !== undefined) this.handling.asks.share = (room, person) => coordination.asking(room, person);
     this.store = createStore(opts.lastConn, {
       log: createLog('store', this.redactor, opts.logger),
       warn: (message, cause) => this.reportWarning(new SparkBotError('STORE_ERROR', message, { cause })),
@@ -281,6 +315,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       clusterOf: (activity) => clusters.clusterOf(activity),
       seen: this.seen,
       claim: (activity) => this.handling.asks.claim(activity),
+      ...(opts.coordination ? { coordinate: (activity: Activity, halt: AbortSignal) => this.coordinate(activity, halt) } : {}),
       concurrency: opts.concurrency,
       allowBotToBot: opts.allowBotToBot,
       retries: 3,
@@ -339,6 +374,15 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       return actor.start();
     };
     this.actor = this.createConnection();
+    // An inspector that wants more than the machines' events (sparkbot/inspect's localInspector): the bot's health, and the redaction of its secrets.
+    const inspector = opts.inspect as { attach?: (bot: InspectedBot) => void } | undefined;
+    if (typeof inspector?.attach === 'function') {
+      inspector.attach({
+        name: () => [this.person?.displayName ?? 'sparkbot', opts.coordination?.replica].filter(Boolean).join(' · '),
+        health: () => this.health(),
+        redact: (text) => this.redactor.redact(text),
+      });
+    }
   }
 
   /**
@@ -374,7 +418,18 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       deviceUrl: context.device?.url ?? null,
       deviceId: context.device ? (context.device.url.split('/').filter(Boolean).pop() ?? null) : null,
       rateLimits: this.outbox.rateLimits,
+      heldUntil: this.outbox.heldUntil,
+      replica: this.coordination?.replica ?? null,
+      isLeader: this.leading,
     };
+  }
+
+  /**
+   * True while this process is the bot's leader: with `coordination`, one replica at a time (the
+   * lease moves when its holder dies or stops); without, the bot from start() to stop(). See 'leader'.
+   */
+  get isLeader(): boolean {
+    return this.leading;
   }
 
   /** The bot's own person (GET /people/me), known once start() has resolved. */
@@ -404,6 +459,9 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       if (this.startWaiter !== waiter || this.stopRequested) return;
       // Fetched alongside the connection; a failure is reported once the socket is open.
       this.loadMe().catch(() => undefined);
+      this.claimsHalt = new AbortController();
+      if (this.coordination === undefined) this.setLeader(true);
+      else this.startCoordination().catch((error: unknown) => this.reportError(asSparkBotError(error)));
       // The ids handled before a restart are known before the first envelope can arrive.
       this.seenLoaded ??= this.store.loadSeen().then((entries) => this.seen.load(entries));
       void this.seenLoaded.then(() => {
@@ -526,6 +584,8 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       for (const registration of this.abandoned) registration.cancel();
       await registrations(); // aborted: they settle at once, and nothing is saved after stop() resolved
     }
+    // Replicas: what this one has not claimed yet is the others' (they take what it gives back at once).
+    this.claimsHalt.abort();
     // Questions (ctx.ask) get no answer any more: their handlers go on, and finish.
     this.handling.asks.cancelAll(new SparkBotError('STOPPED', 'the bot stopped before the answer came'));
     // Events not delivered by then are dropped, each reported (CANCELLED) by the dispatcher.
@@ -540,6 +600,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
       this.dispatcher.cancel();
     }
     if (!(await deadline.race(this.outbox.idle()))) this.outbox.cancelWaiting();
+    await this.stopCoordination(deadline);
     this.catalog?.cancel(new SparkBotError('STOPPED', 'the bot stopped'));
     const current = this.adopted ?? device;
     if (this.unregisterAfterStop && current) await this.unregister(current, deadline, timeout);
@@ -708,6 +769,66 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
         this.reportError(handlerError('onMessage', 'threw', error, context));
       }
     }
+  }
+
+  /** Replicas: who handles `activity` (see Dispatcher's `coordinate`); the coordination starts first. */
+  private async coordinate(activity: Activity, halt: AbortSignal): Promise<Claim | undefined> {
+    const coordination = this.coordination;
+    if (coordination === undefined) return undefined;
+    const signal = AbortSignal.any([halt, this.claimsHalt.signal]);
+    await this.startCoordination();
+    const room = activity.target?.id;
+    const person = activity.actor.entryUUID ?? activity.actor.id;
+    const isMessage = activity.verb === 'post' || activity.verb === 'share';
+    return coordination.claim(activity.id, signal, isMessage && room !== undefined ? { room, person } : undefined);
+  }
+
+  /** Starts the coordination once the bot knows its own id (GET /people/me); again after a stop(). */
+  private startCoordination(): Promise<void> {
+    const coordination = this.coordination;
+    if (coordination === undefined) return Promise.resolve();
+    this.coordinationStarted ??= this.loadMe()
+      .then((me) =>
+        coordination.start({
+          botId: uuidOf(me.id),
+          log: createLog('coordination', this.redactor, this.logger),
+          reportError: (error) => this.reportError(error),
+          reportWarning: (warning) => this.reportWarning(warning),
+          holdRequests: (ms) => this.outbox.hold(ms),
+          leader: (isLeader) => this.setLeader(isLeader),
+        }),
+      )
+      .catch((error: unknown) => {
+        this.coordinationStarted = undefined;
+        throw error;
+      });
+    return this.coordinationStarted;
+  }
+
+  /** stop(): the coordination gives back the leadership and what it holds, within the deadline; a lone bot stops leading. */
+  private async stopCoordination(deadline: Deadline): Promise<void> {
+    const coordination = this.coordination;
+    if (coordination === undefined) {
+      this.setLeader(false);
+      return;
+    }
+    const started = this.coordinationStarted;
+    this.coordinationStarted = undefined;
+    if (started === undefined) return;
+    await deadline.race(
+      started.then(
+        () => coordination.stop(),
+        () => undefined,
+      ),
+    );
+    this.setLeader(false);
+  }
+
+  private setLeader(isLeader: boolean): void {
+    if (this.leading === isLeader) return;
+    this.leading = isLeader;
+    this.log('%s the leader', isLeader ? 'now' : 'no longer');
+    this.inHandler.exit(() => void this.deliver('leader', undefined, { isLeader }));
   }
 
   /** GET /people/me, memoised once it succeeds; the caller reports a failure. */

@@ -50,7 +50,12 @@ export type SparkBotErrorCode =
   /** A download was refused: Webex could not scan the file (HTTP 428); `allowUnscannable` downloads it anyway. */
   | 'FILE_UNSCANNABLE'
   /** A download was still being scanned (HTTP 423 Locked) after the wait allowed for it. */
-  | 'FILE_SCANNING';
+  | 'FILE_SCANNING'
+  /**
+   * Replicas (`coordination`): Redis cannot be reached (a warning: activities wait for it), a claim
+   * ran out while its handlers ran (a warning: they may run twice), or an activity was given up.
+   */
+  | 'COORDINATION_ERROR';
 
 /** Where an error happened, when it concerns an event: which activity, verb, room and event. */
 export interface ErrorContext {

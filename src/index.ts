@@ -1,4 +1,4 @@
-export { SparkBot, type SparkBotEvents, type BotHealth } from './bot.js';
+export { SparkBot, type SparkBotEvents, type BotHealth, type InspectedBot } from './bot.js';
 export { SparkBotError, ApiError, RateLimitError, type SparkBotErrorCode, type ErrorContext } from './errors.js';
 export type { SparkBotOptions, OnMessage, Result } from './options.js';
 export { DEFAULT_API_URL, DEFAULT_WDM_URL, DEFAULT_U2C_URL, DEFAULT_DEVICE_DESC } from './options.js';
@@ -44,4 +44,5 @@ export { buildHydraId, parseHydraId, type HydraId, type HydraType } from './prot
 export { parseRetryAfter } from './protocol/retry-after.js';
 export { connectionMachine, reconnectDelay, type ConnectionStateName, type ConnectionContext, type ConnectionEvent } from '../machines/connection.js';
 export { outboxMachine, type OutboxContext, type OutboxEvent } from '../machines/outbox.js';
+export type { Coordination, CoordinationHost, Claim } from './coordination.js';
 export { VERSION } from './version.js';

@@ -3,7 +3,7 @@
  */
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Agent } from 'node:http';
 import type { InspectionEvent, Observer } from 'xstate';
 import type { Clock } from './clock.js';
@@ -13,6 +13,7 @@ import { SparkBotError } from './errors.js';
 import type { ActivityData } from './events/types.js';
 import type { Logger } from './log.js';
 import type { StorageAdapter } from './router/storage.js';
+import { isCoordination, type Coordination } from './coordination.js';
 import { VERSION } from './version.js';
 
 /** `result` of onMessage: the seed's Data::Result. */
@@ -123,6 +124,13 @@ export interface SparkBotOptions<Bot = unknown> {
   /** The clock of the machine's delays and of the close timer; for tests (see test/support/test-clock.ts). */
   readonly clock?: Clock;
   /**
+   * Replicas: `redisCoordination({ url, replica })` from `sparkbot/redis` when the bot runs as
+   * several processes (docs/scaling.md). Each replica keeps its own device and socket; each activity
+   * is handled by one replica; 429 pauses are shared; one replica is the leader. Default: none (one
+   * process handles everything, and is the leader).
+   */
+  readonly coordination?: Coordination;
+  /**
    * Where `ctx.storage` and `bot.storage` keep their values: `memoryStorage()` (the default),
    * `fileStorage(path)`, or any object with `get`, `set` and `delete` (see StorageAdapter).
    */
@@ -165,6 +173,7 @@ export interface ResolvedOptions<Bot> {
   readonly inspect: SparkBotOptions['inspect'];
   readonly clock: Clock | undefined;
   readonly storage: StorageAdapter | undefined;
+  readonly coordination: Coordination | undefined;
   readonly logger: Logger | undefined;
 }
 
@@ -202,6 +211,7 @@ const DURATIONS = {
 } as const;
 
 const KNOWN = new Set([
+  'coordination',
   'token',
   'onMessage',
   'wdmUrl',
@@ -315,8 +325,18 @@ function describe(value: unknown): string {
  * never a discovered one: the path of a bot does not change with what the catalog says, and the
  * file of a bot that ran before discovery existed is found again.
  */
-export function defaultLastConn(wdmUrl: string, token: string): string {
-  const hash = createHash('sha256').update(`${wdmUrl}\n${token}`).digest('hex').slice(0, 16);
+/** With replicas, each keeps its device in a file of its own: `bot.json` → `bot.<replica>.json`. */
+function replicaFile(path: string | false, replica: string | undefined): string | false {
+  if (path === false || replica === undefined) return path;
+  const name = basename(path);
+  const dot = name.lastIndexOf('.');
+  const safe = replica.replace(/[^\w.-]/g, '_');
+  return join(dirname(path), dot > 0 ? `${name.slice(0, dot)}.${safe}${name.slice(dot)}` : `${name}.${safe}`);
+}
+
+export function defaultLastConn(wdmUrl: string, token: string, replica?: string): string {
+  // A replica (coordination) has a device of its own: its name is in the hash (a lone bot's file is unchanged).
+  const hash = createHash('sha256').update(`${wdmUrl}\n${token}${replica === undefined ? '' : `\n${replica}`}`).digest('hex').slice(0, 16);
   return join(homedir(), '.sparkbot', `last-connection-${hash}.json`);
 }
 
@@ -353,6 +373,7 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
     throw invalid('clock must have setTimeout and clearTimeout');
   }
   checkMethods('storage', options.storage, ['get', 'set', 'delete'], 'e.g. memoryStorage() or fileStorage(path) from sparkbot');
+  if (options.coordination !== undefined && !isCoordination(options.coordination)) throw invalid("coordination must be a coordination, e.g. redisCoordination({ url, replica }) from 'sparkbot/redis'");
   checkMethods('logger', options.logger, ['debug', 'info', 'warn', 'error'], 'e.g. console, or a pino logger');
 
   const settings: ConnectionSettings = {
@@ -384,7 +405,7 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
     u2cUrl,
     concurrency,
     allowBotToBot: checkBoolean('allowBotToBot', options.allowBotToBot, false),
-    lastConn: options.lastConn === undefined ? defaultLastConn(wdmUrl, token) : options.lastConn,
+    lastConn: options.lastConn === undefined ? defaultLastConn(wdmUrl, token, options.coordination?.replica) : replicaFile(options.lastConn, options.coordination?.replica),
     deviceDesc: { ...DEFAULT_DEVICE_DESC, ...(options.deviceDesc ?? {}) },
     settings,
     retryCount,
@@ -402,6 +423,7 @@ export function resolveOptions<Bot>(options: SparkBotOptions<Bot>): ResolvedOpti
     inspect: options.inspect,
     clock: options.clock,
     storage: options.storage,
+    coordination: options.coordination,
     logger: options.logger,
   };
 }

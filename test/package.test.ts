@@ -26,3 +26,24 @@ test('the built CLI runs', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [new URL('dist/src/cli.js', root).pathname, '--help']);
   assert.match(stdout, /sparkbot/);
 });
+
+test("'sparkbot' loads nothing of the replicas' or the inspector's code: sparkbot/redis, the claim machine, node-redis, sparkbot/inspect", async () => {
+  // The static import graph of the built entry point (dynamic imports included), followed file by file.
+  const seen = new Set<string>();
+  const bare = new Set<string>();
+  const visit = async (url: URL): Promise<void> => {
+    if (seen.has(url.href)) return;
+    seen.add(url.href);
+    const text = await readFile(url, 'utf8');
+    for (const match of text.matchAll(/(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^import\s*['"]([^'"]+)['"]/gm)) {
+      const spec = match[1] ?? match[2] ?? match[3]!;
+      if (spec.startsWith('.')) await visit(new URL(spec, url));
+      else bare.add(spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+    }
+  };
+  await visit(new URL('dist/src/index.js', root));
+  const files = [...seen].map((href) => href.slice(new URL('dist/', root).href.length));
+  assert.ok(files.includes('src/bot.js') && files.includes('machines/connection.js'), 'the graph was followed');
+  for (const file of files) assert.doesNotMatch(file, /^(src\/redis\/|src\/inspect\/|machines\/claim\.js)/, file);
+  assert.ok(!bare.has('redis') && !bare.has('@redis/client'), [...bare].join(', '));
+});

@@ -15,6 +15,7 @@ import type { Result } from '../options.js';
 import type { ReadOptions, WebexApi } from '../rest/client.js';
 import type { AttachmentAction, Membership, Message, Person, Room } from '../rest/types.js';
 import type { RecentIds } from './dedup.js';
+import type { Claim } from '../coordination.js';
 import { type Activity, type ActivityData, isActivity, type JoinedEvent, type LeftEvent, type MembershipEvent, type MessageDeletedEvent, type RoomEvent } from './types.js';
 
 /** An activity taken in: its delivery once fetched, and the stop signal it was taken in under. */
@@ -50,6 +51,8 @@ export interface Delivery {
   readonly context: ErrorContext;
   /** True when the activity answers a question (`claim`): its message goes to the question, not to the routes. */
   readonly answer?: boolean;
+  /** With replicas (`coordinate`): this replica's claim of the activity, done once its handlers ended. */
+  readonly claimed?: Claim;
 }
 
 export interface DispatcherDeps {
@@ -63,6 +66,12 @@ export interface DispatcherDeps {
    * queue — the handler that waits for it holds that queue.
    */
   readonly claim?: (activity: Activity) => boolean;
+  /**
+   * With replicas: whether this replica handles the activity (a Claim) or another does (undefined).
+   * Asked before the activity is fetched; it may wait long (another replica holds it, Redis is
+   * away), outside the enrichment slots. `halt` aborts it (the bot stops).
+   */
+  readonly coordinate?: (activity: Activity, halt: AbortSignal) => Promise<Claim | undefined>;
   /** Enrichments (REST calls) under way at most. */
   readonly concurrency: number;
   /** Deliver activities of other bots too. */
@@ -125,15 +134,13 @@ export class Dispatcher {
     const halt = this.halt.signal;
     // A share whose file is still scanned is delivered later (once safe): it answers nothing now.
     const answer = (activity.verb !== 'share' || fileSafety(activity.object) === 'safe') && this.deps.claim?.(activity) === true;
-    const job = {
-      activity,
-      delivery: this.limited(async () => {
-        if (halt.aborted) return undefined;
-        const delivery = await this.enrich(envelope, eventType, activity, halt);
-        return delivery && answer ? { ...delivery, answer } : delivery;
-      }),
-      halt,
+    const fetched = async (): Promise<Delivery | undefined> => {
+      if (halt.aborted) return undefined;
+      const delivery = await this.enrich(envelope, eventType, activity, halt);
+      return delivery && answer ? { ...delivery, answer } : delivery;
     };
+    const coordinate = this.deps.coordinate;
+    const job = { activity, delivery: coordinate === undefined ? this.limited(fetched) : this.claimed(coordinate, activity, halt, fetched), halt };
     // An answer has a queue of its own: its room's queue waits for the handler that asked.
     const key = `${answer ? 'answer ' : ''}${activity.target?.id ?? ''}`;
     const queue = this.rooms.get(key);
@@ -186,9 +193,16 @@ export class Dispatcher {
   private async drain(key: string, queue: Job[]): Promise<void> {
     for (let job = queue[0]; job !== undefined; job = queue[0]) {
       const delivery = await job.delivery;
-      // The bot stopped first (cancel()): nothing is delivered after stop() gave up; what a handler would have had is reported.
-      if (job.halt.aborted) this.dropped(delivery, job.activity);
-      else if (delivery) {
+      // The bot stopped first (cancel()): nothing is delivered after stop() gave up; what a handler would have had is reported
+      // (with replicas, it is given back: another replica handles it).
+      if (job.halt.aborted) {
+        if (delivery?.claimed === undefined) this.dropped(delivery, job.activity);
+        else delivery.claimed.release();
+      } else if (delivery?.claimed?.lost === true) {
+        // Replicas: another replica took it over before its handlers started here: they run there.
+        this.deps.log('not delivering %s %s: another replica took it over', delivery.verb, delivery.activity.id);
+        delivery.claimed.release();
+      } else if (delivery) {
         this.current.set(key, delivery);
         const handled = this.deps.deliver(delivery).then(
           () => 'handled' as const,
@@ -197,6 +211,7 @@ export class Dispatcher {
             return 'handled' as const;
           },
         );
+        if (delivery.claimed !== undefined) void handled.then(() => delivery.claimed?.done());
         const released = new Promise<'released'>((resolve) => this.releasers.set(delivery, () => resolve('released')));
         const outcome = await Promise.race([handled, released]);
         this.releasers.delete(delivery);
@@ -243,6 +258,34 @@ export class Dispatcher {
       this.idleWaiters.splice(this.idleWaiters.indexOf(waiter), 1);
       waiter.resolve();
     }
+  }
+
+  /**
+   * With replicas: fetched only when this replica claims the activity. A claim with nothing to
+   * deliver (the bot's own activity, a fetch that failed and was reported) is done at once; one the
+   * bot stopped before fetching is given back, for another replica to take.
+   */
+  private async claimed(
+    coordinate: NonNullable<DispatcherDeps['coordinate']>,
+    activity: Activity,
+    halt: AbortSignal,
+    fetched: () => Promise<Delivery | undefined>,
+  ): Promise<Delivery | undefined> {
+    const claim = await coordinate(activity, halt).catch((error: unknown) => {
+      this.deps.reportError(asError(error, 'COORDINATION_ERROR', `could not claim ${activity.verb} ${activity.id}`));
+      return undefined;
+    });
+    if (claim === undefined) return undefined;
+    const delivery = await this.limited(fetched);
+    if (halt.aborted) {
+      claim.release();
+      return undefined;
+    }
+    if (delivery === undefined) {
+      claim.done();
+      return undefined;
+    }
+    return { ...delivery, claimed: claim };
   }
 
   /** Runs `task` when fewer than `concurrency` are running; never rejects. */

@@ -36,6 +36,8 @@ export interface OutboxDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly inspect?: SparkBotOptions['inspect'];
+  /** A call was answered 429: the pause it asks for, in ms (replicas share it: see hold()). */
+  readonly onRateLimit?: (ms: number) => void;
   /** Reports a bug in the machine (it is replaced by a fresh one). */
   readonly onInternalError: (error: unknown) => void;
 }
@@ -50,6 +52,8 @@ export class Outbox {
   private nextId = 1;
   private readonly idleWaiters: Array<() => void> = [];
   private idleWatch: Subscription | undefined;
+  /** No call goes out before this time (ms since the epoch): a 429 met by another replica (hold()). */
+  private holdEnd = 0;
 
   constructor(private readonly deps: OutboxDeps) {
     this.start();
@@ -88,6 +92,19 @@ export class Outbox {
       this.idleWaiters.push(resolve);
       this.idleWatch ??= this.actor.subscribe(() => this.checkIdle());
     });
+  }
+
+  /**
+   * Another replica met a 429: no call goes out for `ms` (those due meanwhile wait, then go in
+   * their order). The machine knows nothing of it: its own 429s are its own.
+   */
+  hold(ms: number): void {
+    this.holdEnd = Math.max(this.holdEnd, Date.now() + ms);
+  }
+
+  /** When the hold of another replica's 429 ends (ms since the epoch); null when there is none. */
+  get heldUntil(): number | null {
+    return this.holdEnd > Date.now() ? this.holdEnd : null;
   }
 
   /** 429 answers seen so far. */
@@ -159,11 +176,17 @@ export class Outbox {
 
   /** One HTTP exchange of `call`; its answer goes to the machine, or, for a direct call that needs no machine, settles it here. */
   private exchange(call: PendingCall, direct: boolean): void {
+    const held = this.holdEnd - Date.now();
+    if (held > 0) {
+      this.deps.clock.setTimeout(() => this.exchange(call, direct), held);
+      return;
+    }
     call.attempts += 1;
     const actor = this.actor;
     this.deps.http.send(call.req).then(
       (result) => {
         call.result = result;
+        if (result.status === 429 && this.deps.onRateLimit !== undefined) this.sharePause(result);
         if (direct && this.direct.get(call.id) === call && !needsMachine(call, result.status, false, this.retryCount)) return this.settleDirect(call, result.status);
         if (actor !== this.actor) return; // the machine that sent it stopped on an error (its caller was told)
         const retryAfter = parseRetryAfter(result.headers.get('retry-after'));
@@ -177,6 +200,13 @@ export class Outbox {
         this.actor.send({ type: 'CALL_FAILED', id: call.id, ...(aborted ? { aborted: true } : {}), ...this.adoptionFor(call, direct) });
       },
     );
+  }
+
+  /** The pause a 429 asks for, as the machine chooses it (Retry-After, else retryTimeout; capped), for the other replicas. */
+  private sharePause(result: HttpResult): void {
+    const { retryTimeout, retryAfterMax } = this.actor.getSnapshot().context;
+    const given = parseRetryAfter(result.headers.get('retry-after'));
+    this.deps.onRateLimit?.(Math.min(given === undefined || given < 0 ? retryTimeout : given, retryAfterMax));
   }
 
   /** A direct call not adopted yet brings every direct call into the machine; one adopted meanwhile is the machine's already. */

@@ -14,6 +14,8 @@ interface Waiting {
   readonly reject: (error: SparkBotError) => void;
   readonly keys: Set<string>;
   timer: unknown;
+  /** Replicas: ends the claim on this person's messages in this room (see Asks.share). */
+  release: (() => void) | undefined;
 }
 
 /** Default of `ask(…, { timeout })`. */
@@ -25,19 +27,30 @@ export class Asks {
   /** Claimed by an activity, waiting for its message to be fetched: by activity id. */
   private readonly claimed = new Map<string, Waiting>();
 
+  /**
+   * Replicas: says, for every replica, that this one waits for an answer of `person` (uuid) in
+   * `room` (uuid), so that their next message there is claimed here; returns the end of it.
+   */
+  share: ((room: string, person: string) => { readonly ready: Promise<void>; end(): void }) | undefined;
+
   constructor(private readonly clock: Clock) {}
 
   /**
    * A question of `personId` in `roomId` (in thread `threadId`, if any). Resolves with the answer;
    * `whereAsked` then adds the question's own thread once the question is posted.
    */
-  wait(where: { roomId: string; personId: string; threadId?: string | undefined }, timeout: number): { answer: Promise<ReceivedMessage>; alsoIn(threadId: string): void; cancel(error: SparkBotError): void } {
+  wait(
+    where: { roomId: string; personId: string; threadId?: string | undefined },
+    timeout: number,
+  ): { answer: Promise<ReceivedMessage>; ready: Promise<void>; alsoIn(threadId: string): void; cancel(error: SparkBotError): void } {
     if (!Number.isFinite(timeout) || timeout <= 0) throw new SparkBotError('INVALID_OPTION', `ask(content, { timeout }) must be a number of milliseconds above 0, got ${String(timeout)}`);
     const base = `${uuidOf(where.roomId)}|${uuidOf(where.personId)}|`;
     let entry!: Waiting;
     const answer = new Promise<ReceivedMessage>((resolve, reject) => {
-      entry = { resolve, reject, keys: new Set(), timer: undefined };
+      entry = { resolve, reject, keys: new Set(), timer: undefined, release: undefined };
     });
+    const shared = this.share?.(uuidOf(where.roomId), uuidOf(where.personId));
+    entry.release = shared?.end;
     // The asker awaits it once its question is posted; a timeout may come first.
     answer.catch(() => undefined);
     const add = (key: string) => {
@@ -51,6 +64,7 @@ export class Asks {
     entry.timer = this.clock.setTimeout(() => this.settle(entry, new SparkBotError('TIMEOUT', `no answer within ${timeout} ms`)), timeout);
     return {
       answer,
+      ready: shared?.ready ?? Promise.resolve(),
       alsoIn: (threadId) => {
         if (entry.keys.size > 0) add(base + uuidOf(threadId));
       },
@@ -87,7 +101,7 @@ export class Asks {
   private take(activityId: string): Waiting | undefined {
     const entry = this.claimed.get(activityId);
     this.claimed.delete(activityId);
-    if (entry !== undefined) this.clock.clearTimeout(entry.timer);
+    if (entry !== undefined) this.forget(entry);
     return entry;
   }
 
@@ -105,6 +119,8 @@ export class Asks {
 
   private forget(entry: Waiting): void {
     this.clock.clearTimeout(entry.timer);
+    entry.release?.();
+    entry.release = undefined;
     for (const key of entry.keys) if (this.waiting.get(key) === entry) this.waiting.delete(key);
     entry.keys.clear();
   }

@@ -19,6 +19,12 @@ export interface StorageAdapter {
   get(key: string): Promise<string | undefined> | string | undefined;
   set(key: string, value: string): Promise<void> | void;
   delete(key: string): Promise<void> | void;
+  /**
+   * Optional: reads, changes and writes one key as one step for every process that shares the
+   * store (`redisStorage()` has it: replicas of a bot). `change` may be called more than once (a
+   * race lost is tried again); undefined deletes. Without it, `update` is one step within a process.
+   */
+  update?(key: string, change: (current: string | undefined) => string | undefined | Promise<string | undefined>): Promise<string | undefined>;
 }
 
 /** A scope of the storage: a room, a person, a person in a room, or the whole bot. */
@@ -112,15 +118,7 @@ export function fileStorage(path: string): StorageAdapter & { flush(): Promise<v
 export function createStorage(adapter: StorageAdapter): BotStorage {
   /** The update under way of each key, that the next one waits for. */
   const updating = new Map<string, Promise<unknown>>();
-  const read = async <T>(full: string, key: string): Promise<T | undefined> => {
-    const text = await adapter.get(full);
-    if (text === undefined) return undefined;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new SparkBotError('STORE_ERROR', `storage: the value of ${JSON.stringify(key)} is not JSON`);
-    }
-  };
+  const read = async <T>(full: string, key: string): Promise<T | undefined> => parse<T>(await adapter.get(full), key);
   const write = async (full: string, key: string, value: unknown): Promise<void> => {
     if (value === undefined) return adapter.delete(full);
     return adapter.set(full, toJson(key, value));
@@ -133,6 +131,14 @@ export function createStorage(adapter: StorageAdapter): BotStorage {
       const full = prefix + checkKey(key);
       const previous = updating.get(full) ?? Promise.resolve();
       const next = previous.catch(() => undefined).then(async () => {
+        if (adapter.update !== undefined) {
+          let value: T | undefined;
+          await adapter.update(full, async (text) => {
+            value = await change(parse<T>(text, key));
+            return value === undefined ? undefined : toJson(key, value);
+          });
+          return value;
+        }
         const value = await change(await read<T>(full, key));
         await write(full, key, value);
         return value;
@@ -151,6 +157,15 @@ export function createStorage(adapter: StorageAdapter): BotStorage {
     person: (personId: string) => scope(`person/${checkId(personId, 'personId')}/`),
     room: (roomId: string) => scope(`room/${checkId(roomId, 'roomId')}/`),
   };
+}
+
+function parse<T>(text: string | undefined, key: string): T | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new SparkBotError('STORE_ERROR', `storage: the value of ${JSON.stringify(key)} is not JSON`);
+  }
 }
 
 /** The key, encoded: a key with slashes cannot reach into another scope. */
