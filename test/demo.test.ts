@@ -10,6 +10,7 @@ test('the demo (npm start without WEBEX_TOKEN) echoes, survives a drop and a dea
   const { code, output } = await runUntil(cli, 'demo: recovered');
   assert.equal(code, 0, output);
   for (const line of [
+    /open http:\/\/127\.0\.0\.1:\d+\/ to chat with the bot and watch its machine/,
     /state {4}idle → fetchingUrl/,
     /state {4}connecting → open/,
     /message {2}Echo Bot: echo: hello bot/,

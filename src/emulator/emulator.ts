@@ -32,6 +32,8 @@ import {
 import { routeRest, type UploadedFile } from './rest.js';
 import { guessContentType } from '../rest/files.js';
 import { Waiters } from './waiters.js';
+import { EmulatorUi, type InspectorEntry } from './ui.js';
+import { applyState, readState, StateSaver } from './state.js';
 import type { AttachmentAction, Message } from '../rest/types.js';
 
 const log = createDebug('sparkbot:emulator');
@@ -63,6 +65,21 @@ export interface EmulatorOptions {
   readonly deviceTtl?: number;
   /** The clock expiry reads (ms since the epoch); default `Date.now`. Tests pass their own to expire things without waiting. */
   readonly now?: () => number;
+  /**
+   * Serve the chat page ("Webex in a box") at `/` (see {@link WebexEmulator.uiUrl}): pick a user,
+   * talk to the bots (text, markdown, @mentions, files, threads, Adaptive Cards), watch each
+   * device's socket and fire faults at it. Default true; false answers 404 at `/` and `/ui/…`.
+   * The page is served on the emulator's own listener only, and never sees a token.
+   */
+  readonly ui?: boolean;
+  /**
+   * A JSON file that keeps the world across restarts: people (with their tokens, so bots keep
+   * working), rooms, memberships, messages and threads, teams, card submits, webhooks. Loaded at
+   * start when it exists (a file that is not a valid state rejects start() with an Error naming
+   * it); saved as things change (debounced) and on close(), atomically (temp file + rename), mode
+   * 0600 since it holds tokens. Devices are not kept: bots register again. Default: none (in memory).
+   */
+  readonly stateFile?: string;
 }
 
 /** Where a user says something: a room, a room's REST id, or a person (their direct room). */
@@ -364,6 +381,9 @@ export class WebexEmulator extends EventEmitter {
   private readonly waiters = new Waiters();
   /** nextMessage calls waiting: each sees every message; close() rejects them. */
   private readonly replyWaiters = new Set<{ onMessage(message: EmulatedMessage): void; reject(error: Error): void }>();
+  private ui: EmulatorUi | undefined;
+  private saver: StateSaver | undefined;
+  private readonly inspectorEntries: InspectorEntry[] = [];
 
   private constructor(server: Server, options: EmulatorOptions) {
     super();
@@ -387,6 +407,7 @@ export class WebexEmulator extends EventEmitter {
       this.clusterId,
       (roomUuid) => `${this.url}/conversation/api/v1/conversations/${roomUuid}`,
       (recipients, activity) => {
+        this.emitChange('activity', activity);
         for (const personUuid of recipients) this.sendEvent(personUuid, { eventType: 'conversation.activity', activity });
       },
       (message) => {
@@ -402,14 +423,63 @@ export class WebexEmulator extends EventEmitter {
   static async start(options: EmulatorOptions = {}): Promise<WebexEmulator> {
     for (const name of ['envelopeTtl', 'maxPendingPerDevice', 'deviceTtl'] as const) checkPositive(name, options[name]);
     if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('now must be a function returning ms since the epoch');
+    const saved = options.stateFile === undefined ? undefined : await readState(options.stateFile);
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
     });
     const emulator = new WebexEmulator(server, options);
+    if (saved) {
+      applyState(emulator.world, saved);
+      for (const person of emulator.people.values()) if (person.type === 'person') emulator.asUser(person);
+    }
+    if (options.stateFile !== undefined) {
+      const saver = new StateSaver(emulator.world, options.stateFile, (error) => process.emitWarning(error));
+      if (!saved) {
+        // A file that cannot be written fails the start, not a save later on.
+        await saver.save({ strict: true }).catch(async (error: unknown) => {
+          await emulator.close();
+          throw error;
+        });
+      }
+      emulator.saver = saver;
+      emulator.on('change', (kind: string, detail: unknown) => {
+        if (kind === 'message' || kind === 'activity' || kind === 'person' || (kind === 'request' && !['GET', 'WS'].includes((detail as { method: string }).method))) saver.changed();
+      });
+    }
+    if (options.ui !== false) emulator.ui = new EmulatorUi(emulator);
     log('listening on %s', emulator.url);
     return emulator;
+  }
+
+  /** The chat page's URL, `${url}/` (served unless the emulator started with `ui: false`). */
+  get uiUrl(): string {
+    return `${this.url}/`;
+  }
+
+  /**
+   * Shows a live machine view (e.g. the page `localInspector()` of sparkbot/inspect serves) in the
+   * chat page's machine panel, as a tab named `entry.name` holding `entry.url` in a frame; open
+   * pages update at once. Returns the function that removes it again.
+   */
+  addInspector(entry: { name: string; url: string }): () => void {
+    if (typeof entry?.name !== 'string' || entry.name.trim() === '') throw new TypeError('addInspector: name must be a non-empty string');
+    if (typeof entry.url !== 'string' || !/^https?:\/\//i.test(entry.url)) throw new TypeError(`addInspector: url must be an http(s) URL, got ${JSON.stringify(entry.url)}`);
+    const added: InspectorEntry = { name: entry.name, url: entry.url };
+    this.inspectorEntries.push(added);
+    this.emitChange('inspectors', this.inspectors);
+    return () => {
+      const at = this.inspectorEntries.indexOf(added);
+      if (at < 0) return;
+      this.inspectorEntries.splice(at, 1);
+      this.emitChange('inspectors', this.inspectors);
+    };
+  }
+
+  /** The machine views shown in the chat page (see {@link addInspector}), in the order they came. */
+  get inspectors(): InspectorEntry[] {
+    return [...this.inspectorEntries];
   }
 
   /** The options a SparkBot needs to talk to this emulator (add `token`). */
@@ -447,8 +517,10 @@ export class WebexEmulator extends EventEmitter {
     for (const hold of [...this.holds]) this.releaseHold(hold);
     for (const conn of this.live) conn.ws.terminate();
     for (const socket of this.upgrading) socket.destroy();
+    this.ui?.close();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.saver?.close();
   }
 
   // ---------------------------------------------------------------- people, rooms, messages
@@ -467,7 +539,13 @@ export class WebexEmulator extends EventEmitter {
 
   /** A person; `token` defaults to a fresh random one. The person `says` things and `submits` cards (see {@link EmulatedUser}). */
   createUser(init: { displayName: string; email?: string; token?: string }): EmulatedUser {
-    const person = this.world.createPerson({ ...init, type: 'person' });
+    const user = this.asUser(this.world.createPerson({ ...init, type: 'person' }));
+    this.emitChange('person', user);
+    return user;
+  }
+
+  /** Gives a person `says` and `submits`. */
+  private asUser(person: EmulatedPerson): EmulatedUser {
     // Not enumerable: the person still compares and prints as the plain record it is.
     Object.defineProperties(person, {
       says: { value: (where: SayTarget, text: string, options?: SayOptions) => this.say(person, where, text, options) },
@@ -478,7 +556,9 @@ export class WebexEmulator extends EventEmitter {
 
   /** A bot (email `…@webex.bot`); `token` defaults to a fresh random one. */
   createBot(init: { displayName: string; email?: string; token?: string }): EmulatedPerson {
-    return this.world.createPerson({ ...init, type: 'bot' });
+    const bot = this.world.createPerson({ ...init, type: 'bot' });
+    this.emitChange('person', bot);
+    return bot;
   }
 
   /** A group room: the first member creates it (`create`) and adds the others (`add` each). */
@@ -951,6 +1031,8 @@ export class WebexEmulator extends EventEmitter {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', this.url);
     const path = url.pathname;
+    // The chat page is no part of the emulated Webex: not recorded, no faults, no latency.
+    if (this.ui && EmulatorUi.owns(path)) return this.ui.handle(req, res);
     const person = this.personOf(req.headers.authorization);
     const startedAt = Date.now();
     res.once('close', () => {
@@ -1065,6 +1147,7 @@ export class WebexEmulator extends EventEmitter {
     // Service catalogs and metrics, for the official SDK (protocol §10.1).
     if (method === 'GET' && path === '/u2c/api/v1/limited/catalog') return [200, this.catalog()];
     if (method === 'POST' && path === '/metrics/api/v1/clientmetrics') return [204];
+    if (EmulatorUi.owns(path)) return undefined; // the chat page, when it is off (ui: false)
     const me = requirePerson(person);
     if (method === 'GET' && path === '/u2c/api/v1/catalog') return [200, this.catalog()];
     if (path.startsWith('/wdm/api/v1/devices')) return this.routeDevices(method, path, query, me, body);

@@ -24,3 +24,4 @@ export type {
   UploadRecord,
 } from './emulator.js';
 export type { EmulatedAction, EmulatedDevice, EmulatedFile, EmulatedMessage, EmulatedPerson, EmulatedRoom, EmulatedTeam, FileScan } from './model.js';
+export type { InspectorEntry } from './ui.js';
