@@ -776,7 +776,10 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
     const coordination = this.coordination;
     if (coordination === undefined) return undefined;
     const signal = AbortSignal.any([halt, this.claimsHalt.signal]);
+    // A frame that comes while the bot stops (its socket closing) starts nothing again: it is the others'.
+    if (signal.aborted || this.stopRequested || this.stopping !== undefined) return undefined;
     await this.startCoordination();
+    if (signal.aborted) return undefined;
     const room = activity.target?.id;
     const person = activity.actor.entryUUID ?? activity.actor.id;
     const isMessage = activity.verb === 'post' || activity.verb === 'share';
@@ -787,6 +790,7 @@ export class SparkBot extends EventEmitter<SparkBotEvents> {
   private startCoordination(): Promise<void> {
     const coordination = this.coordination;
     if (coordination === undefined) return Promise.resolve();
+    if (this.coordinationStarted === undefined && (this.stopRequested || this.stopping !== undefined)) return Promise.reject(new SparkBotError('STOPPED', 'the bot is stopping'));
     this.coordinationStarted ??= this.loadMe()
       .then((me) =>
         coordination.start({

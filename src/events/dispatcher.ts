@@ -196,8 +196,9 @@ export class Dispatcher {
       // The bot stopped first (cancel()): nothing is delivered after stop() gave up; what a handler would have had is reported
       // (with replicas, it is given back: another replica handles it).
       if (job.halt.aborted) {
-        if (delivery?.claimed === undefined) this.dropped(delivery, job.activity);
-        else delivery.claimed.release();
+        // With replicas, no delivery means another replica has it (or this one gave it back): nothing is lost here.
+        if (delivery?.claimed !== undefined) delivery.claimed.release();
+        else if (this.deps.coordinate === undefined || delivery !== undefined) this.dropped(delivery, job.activity);
       } else if (delivery?.claimed?.lost === true) {
         // Replicas: another replica took it over before its handlers started here: they run there.
         this.deps.log('not delivering %s %s: another replica took it over', delivery.verb, delivery.activity.id);

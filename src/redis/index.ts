@@ -4,14 +4,17 @@
  *
  * What lives in Redis, all under `{prefix}:{<bot id>}:` (one hash slot per bot, so Redis Cluster
  * can run the scripts): `a:<activity id>` — the claim of an activity (`<replica>#<instance>`, with
- * the lease as its TTL) and then `done` for the dedup window; `leader` — the leader lease; `pause`
- * — a REST pause after a 429, with its Retry-After as TTL; and the channel `events`, where replicas
- * announce `done <id>`, `free <id>` (given back), `pause <ms>` and `leader-free`. Every step is one
- * Lua script, so one round trip: a message costs two (claim, then done), plus a renewal per third
- * of the lease while its handlers run.
+ * the lease as its TTL) and then `done` for the dedup window; `q:<room|person>` — a question of
+ * `ctx.ask` waiting for that person's answer in that room (the asking replica, the lease as TTL,
+ * renewed while it waits); `leader` — the leader lease; `pause` — a REST pause after a 429, with
+ * its Retry-After as TTL; and the channel `events`, where replicas announce `done <id>`, `free <id>`
+ * (given back), `asked <question key>` (a question ended), `pause <ms>` and `leader-free`. Every
+ * step is one Lua script, so one round trip: a message costs two (claim, then done), plus a renewal
+ * per third of the lease while its handlers run.
  *
- * The `redis` package (node-redis) is an optional peer dependency: it is loaded when `url` is
- * given, on start; with `client` (Sentinel, Cluster, your own options), it is not loaded at all.
+ * The `redis` package (node-redis) is an optional peer dependency: with `url`, loading it starts
+ * when the coordination (or storage) is made; with `client` (Sentinel, Cluster, your own options),
+ * it is not loaded at all.
  * Nothing of this file is loaded by a bot without the `coordination` option.
  */
 import { randomBytes } from 'node:crypto';
@@ -40,6 +43,8 @@ export interface RedisClientLike {
   quit?(): Promise<unknown>;
   destroy?(): unknown;
   readonly isOpen: boolean;
+  /** Connected and ready for commands (node-redis has it). */
+  readonly isReady?: boolean;
 }
 
 export interface RedisCoordinationOptions {
@@ -158,13 +163,19 @@ function checkClientOptions(where: string, options: { url?: unknown; client?: un
   const hasUrl = options.url !== undefined;
   const hasClient = options.client !== undefined;
   if (hasUrl === hasClient) throw new SparkBotError('INVALID_OPTION', `${where} needs either url (redis://…) or client (a node-redis client), not ${hasUrl ? 'both' : 'neither'}`);
-  if (hasUrl && (typeof options.url !== 'string' || !/^rediss?:\/\//i.test(options.url))) {
-    throw new SparkBotError('INVALID_OPTION', `${where}: url must be a redis:// or rediss:// URL`);
+  if (hasUrl && (typeof options.url !== 'string' || !/^rediss?:\/\//i.test(options.url) || !URL.canParse(options.url) || !validPort(options.url))) {
+    // No cause: what failed to parse would carry the URL, and its password.
+    throw new SparkBotError('INVALID_OPTION', `${where}: url must be a valid redis:// or rediss:// URL (redis://[[user]:password@]host[:port][/db])`);
   }
   const client = options.client as Partial<RedisClientLike> | undefined;
   if (hasClient && (typeof client !== 'object' || client === null || typeof client.eval !== 'function' || typeof client.duplicate !== 'function')) {
     throw new SparkBotError('INVALID_OPTION', `${where}: client must be a node-redis client (createClient(), createSentinel() or createCluster() from 'redis')`);
   }
+}
+
+function validPort(url: string): boolean {
+  const { port } = new URL(url);
+  return port === '' || (Number(port) >= 1 && Number(port) <= 65_535);
 }
 
 /** A Redis URL for messages: without its password. */
@@ -261,6 +272,8 @@ type Settings = Required<Pick<RedisCoordinationOptions, 'replica' | 'prefix' | '
 
 interface Waiting {
   readonly actor: Actor<typeof claimMachine>;
+  /** The question key a message may be the answer of (see asking()). */
+  readonly question: string | undefined;
   settle(claim: Claim | undefined): void;
 }
 
@@ -286,7 +299,7 @@ class RedisCoordination implements Coordination {
   /** Ends the leadership before the lease runs out when no renewal came in time (Redis away). */
   #leaderDeadline: NodeJS.Timeout | undefined;
   #subscribed = false;
-  #linking: Promise<void> | undefined;
+  #subscribing: Promise<void> | undefined;
   #stopped = false;
   #redisDown = false;
   /** When Redis last came back after an outage (ms since the epoch); 0 when it never went away. */
@@ -337,14 +350,13 @@ class RedisCoordination implements Coordination {
     const client = this.#client;
     const subscriber = this.#subscriber!;
     // A Redis that is down now does not stop the bot: activities wait for it (see claim()), and the
-    // subscription is made once it is back (#link on 'ready').
-    try {
-      if (!client.isOpen) await timed(client.connect(), Math.max(this.#settings.commandTimeout, 5_000), 'the connection');
-      if (!subscriber.isOpen) await timed(subscriber.connect(), Math.max(this.#settings.commandTimeout, 5_000), 'the connection');
-      await this.#link();
-    } catch (error) {
-      this.#down(error as Error);
-    }
+    // subscription is made once it is back (#link on the subscriber's 'ready'). Each client connects
+    // on its own (node-redis goes on trying after a timeout here).
+    const connect = (c: RedisClientLike) => (c.isOpen ? Promise.resolve() : timed(c.connect(), Math.max(this.#settings.commandTimeout, 5_000), 'the connection'));
+    const connected = await Promise.allSettled([connect(client), connect(subscriber)]);
+    const failed = connected.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed !== undefined) this.#down(failed.reason as Error);
+    else await this.#link().catch((error: unknown) => this.#down(error as Error));
     host.log('coordination: replica %s on %s', this.replica, this.#settings.url === undefined ? 'the given client' : safeUrl(this.#settings.url));
     this.#leadLater(0);
   }
@@ -352,7 +364,11 @@ class RedisCoordination implements Coordination {
   #eval(script: string, keys: string[], args: string[], what: string): Promise<unknown> {
     const client = this.#client;
     if (client === undefined) return Promise.reject(new Error('not started'));
-    return timed(client.eval(script, { keys, arguments: args }), this.#settings.commandTimeout, what);
+    return timed(client.eval(script, { keys, arguments: args }), this.#settings.commandTimeout, what).then((result) => {
+      // An outage that ended without a reconnection (Redis was slow, not gone) ends with a command that worked.
+      if (this.#redisDown) this.#up();
+      return result;
+    });
   }
 
   /** Redis failed a command or dropped the connection: said once per outage. */
@@ -372,23 +388,31 @@ class RedisCoordination implements Coordination {
 
   /** The subscription's connection is up: subscribe if that could not be done yet. */
   readonly #onSubscriberReady = (): void => {
-    if (!this.#subscribed) this.#link().catch((error: unknown) => this.#down(error as Error));
+    this.#subscribe().catch((error: unknown) => this.#down(error as Error));
   };
 
   /** The channel subscribed (once: node-redis subscribes again after a reconnect), and a 429 pause that is on read. */
-  #link(): Promise<void> {
-    this.#linking ??= (async () => {
-      const subscriber = this.#subscriber;
-      if (!this.#subscribed && subscriber !== undefined) {
-        await timed(subscriber.subscribe(this.#keys.channel, (message) => this.#announced(message)), this.#settings.commandTimeout, 'the subscription');
+  async #link(): Promise<void> {
+    await Promise.all([this.#subscribe(), this.#readPause()]);
+  }
+
+  /** Subscribes to the bot's channel, on a ready connection (node-redis would queue it on one that is not, and never send it). */
+  #subscribe(): Promise<void> {
+    const subscriber = this.#subscriber;
+    if (this.#subscribed || subscriber === undefined || subscriber.isReady === false) return Promise.resolve();
+    this.#subscribing ??= timed(subscriber.subscribe(this.#keys.channel, (message) => this.#announced(message)), this.#settings.commandTimeout, 'the subscription')
+      .then(() => {
         this.#subscribed = true;
-      }
-      const paused = Number(await this.#eval(PAUSED, [this.#keys.pause], [], 'the pause'));
-      if (paused > 0) this.#host?.holdRequests(paused);
-    })().finally(() => {
-      this.#linking = undefined;
-    });
-    return this.#linking;
+      })
+      .finally(() => {
+        this.#subscribing = undefined;
+      });
+    return this.#subscribing;
+  }
+
+  async #readPause(): Promise<void> {
+    const paused = Number(await this.#eval(PAUSED, [this.#keys.pause], [], 'the pause'));
+    if (paused > 0) this.#host?.holdRequests(paused);
   }
 
   readonly #onError = (error: Error): void => this.#down(error);
@@ -418,6 +442,10 @@ class RedisCoordination implements Coordination {
     const arg = space < 0 ? '' : message.slice(space + 1);
     if (verb === 'done') this.#undecided.get(arg)?.actor.send({ type: 'DONE' });
     else if (verb === 'free') this.#undecided.get(arg)?.actor.send({ type: 'NOTICE' });
+    else if (verb === 'asked') {
+      // A question ended: the messages left to it are anyone's now.
+      for (const waiting of this.#undecided.values()) if (waiting.question === arg) waiting.actor.send({ type: 'NOTICE' });
+    }
     else if (verb === 'pause') {
       const ms = Number(arg);
       if (Number.isFinite(ms) && ms > 0) this.#host?.holdRequests(ms);
@@ -437,7 +465,7 @@ class RedisCoordination implements Coordination {
       if (left > 0) return void this.#questions.set(key, left);
       this.#questions.delete(key);
       if (this.#client !== undefined) {
-        this.#eval(RELEASE, [key, this.#keys.channel], [this.#me, 'asked'], 'a question').catch(() => undefined);
+        this.#eval(RELEASE, [key, this.#keys.channel], [this.#me, `asked ${key}`], 'a question').catch(() => undefined);
       }
     };
     return { ready, end };
@@ -473,9 +501,11 @@ class RedisCoordination implements Coordination {
     };
     const machine = claimMachine.provide({
       actors: {
-        claim: fromPromise(async () => {
+        claim: fromPromise(async ({ signal: stopped }) => {
           await this.#started;
           await this.#afterGrace();
+          // Given back or stopped meanwhile: no claim that nobody would release.
+          if (stopped.aborted || this.#stopped) throw new Error('the claim was given up');
           const [result, ttl] = (await this.#eval(CLAIM, claimKeys, [me, String(lease)], 'a claim').catch(failed)) as [string, number];
           return (result === 'held' ? { result, ttl: Number(ttl) } : { result }) as ClaimAnswer;
         }),
@@ -546,7 +576,7 @@ class RedisCoordination implements Coordination {
         settle(undefined);
         return;
       }
-      this.#undecided.set(key, { actor, settle });
+      this.#undecided.set(key, { actor, settle, question: from === undefined ? undefined : this.#questionKey(from) });
       this.#bound();
       actor.start();
     });
@@ -641,8 +671,8 @@ class RedisCoordination implements Coordination {
     const client = this.#client;
     this.#client = undefined;
     this.#started = undefined;
-    await closeClient(subscriber);
-    if (this.#ownsClient) await closeClient(client);
+    await closeClient(subscriber, this.#settings.commandTimeout);
+    if (this.#ownsClient) await closeClient(client, this.#settings.commandTimeout);
     else if (client !== undefined) {
       // Your client stays yours: sparkbot's listeners leave it.
       const emitter = client as unknown as { removeListener?(event: string, listener: (...args: never[]) => void): unknown };
@@ -653,11 +683,13 @@ class RedisCoordination implements Coordination {
   }
 }
 
-async function closeClient(client: RedisClientLike | undefined): Promise<void> {
+/** Closes a client: at once when Redis does not answer (a close waits for the commands still queued). */
+async function closeClient(client: RedisClientLike | undefined, within = 2_000): Promise<void> {
   if (client === undefined) return;
   try {
-    if (typeof client.close === 'function') await client.close();
-    else if (typeof client.quit === 'function') await client.quit();
+    const closing = typeof client.close === 'function' ? client.close() : typeof client.quit === 'function' ? client.quit() : undefined;
+    if (closing !== undefined) await timed(closing, within, 'the close');
+    else client.destroy?.();
   } catch {
     client.destroy?.();
   }
@@ -689,11 +721,22 @@ export function redisStorage(options: RedisStorageOptions): StorageAdapter & { c
   const prefix = options.prefix ?? 'sparkbot:storage';
   if (typeof prefix !== 'string' || prefix === '') throw new SparkBotError('INVALID_OPTION', 'redisStorage: prefix must be a non-empty string');
   let client: Promise<RedisClientLike> | undefined;
+  /** The client being made (to destroy it when the connection is given up). */
+  let making: RedisClientLike | undefined;
   const connect = (): Promise<RedisClientLike> => {
     client ??= (async () => {
       if (options.client !== undefined) return options.client;
       const made = await makeClient(options.url!, () => undefined);
-      await made.connect();
+      making = made;
+      try {
+        // node-redis goes on trying without end: a storage call fails instead, and the next one tries again.
+        await timed(made.connect(), 5_000, 'the connection');
+      } catch (error) {
+        made.destroy?.();
+        throw error;
+      } finally {
+        making = undefined;
+      }
       return made;
     })().catch((error: unknown) => {
       client = undefined;
@@ -732,7 +775,10 @@ export function redisStorage(options: RedisStorageOptions): StorageAdapter & { c
     close: async () => {
       const made = client;
       client = undefined;
-      if (made !== undefined && options.client === undefined) await closeClient(await made.catch(() => undefined));
+      if (made === undefined || options.client !== undefined) return;
+      // Still connecting: given up at once, not waited for.
+      making?.destroy?.();
+      await closeClient(await made.catch(() => undefined));
     },
   };
 }

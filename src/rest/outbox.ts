@@ -54,6 +54,8 @@ export class Outbox {
   private idleWatch: Subscription | undefined;
   /** No call goes out before this time (ms since the epoch): a 429 met by another replica (hold()). */
   private holdEnd = 0;
+  /** Calls due while held (hold()), each with its timer: cancelWaiting() cancels them like the queued ones. */
+  private readonly held = new Map<PendingCall, { readonly timer: unknown; readonly direct: boolean }>();
 
   constructor(private readonly deps: OutboxDeps) {
     this.start();
@@ -82,6 +84,14 @@ export class Outbox {
 
   /** Rejects every call that has not been sent yet with CANCELLED; calls in flight (direct ones too) finish. */
   cancelWaiting(): void {
+    // Calls held for another replica's 429 were never sent: they end as cancelled, as queued ones do.
+    for (const [call, { timer, direct }] of this.held) {
+      this.deps.clock.clearTimeout(timer);
+      this.held.delete(call);
+      call.error = new SparkBotError('CANCELLED', `${call.req.method} ${call.req.url} was cancelled before it was sent: the bot is stopping`);
+      if (direct && this.direct.get(call.id) === call) this.settleDirect(call, undefined);
+      else this.actor.send({ type: 'CALL_FAILED', id: call.id, aborted: true });
+    }
     this.actor.send({ type: 'CANCEL_ALL' });
   }
 
@@ -176,9 +186,13 @@ export class Outbox {
 
   /** One HTTP exchange of `call`; its answer goes to the machine, or, for a direct call that needs no machine, settles it here. */
   private exchange(call: PendingCall, direct: boolean): void {
-    const held = this.holdEnd - Date.now();
-    if (held > 0) {
-      this.deps.clock.setTimeout(() => this.exchange(call, direct), held);
+    const wait = this.holdEnd - Date.now();
+    if (wait > 0) {
+      const timer = this.deps.clock.setTimeout(() => {
+        this.held.delete(call);
+        this.exchange(call, direct);
+      }, wait);
+      this.held.set(call, { timer, direct });
       return;
     }
     call.attempts += 1;

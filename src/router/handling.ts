@@ -128,8 +128,8 @@ export class Handling {
     // The answer is expected where the question goes: its thread (its own parentId, or the message's), or the top level.
     const waiting = this.asks.wait({ roomId: origin.roomId, personId, threadId: fields.parentId }, options.timeout ?? DEFAULT_ASK_TIMEOUT);
     try {
-      // Replicas: the others know whose answer it is before anyone can answer.
-      await waiting.ready;
+      // Replicas: the others know whose answer it is before anyone can answer (a lone bot posts at once, as it always did).
+      if (this.asks.share !== undefined) await waiting.ready;
       const question = await this.post(fields);
       // At the top level, an answer in a thread under the question counts too.
       if (fields.parentId === undefined) waiting.alsoIn(question.id);
