@@ -317,6 +317,14 @@ test('options: clear errors for bad coordination options; the Redis password nev
   for (const [name, make, message] of bad) {
     assert.throws(make, (error: SparkBotError) => error.code === 'INVALID_OPTION' && message.test(error.message), name);
   }
+  // A URL that does not parse is refused without itself (its password) in the error or a cause.
+  for (const url of ['redis://user:sekret-password@127.0.0.1:99999', 'redis://:sekret-password@[bad']) {
+    assert.throws(
+      () => redisCoordination({ url }),
+      (error: SparkBotError) => error.code === 'INVALID_OPTION' && !inspect(error, { depth: 10 }).includes('sekret') && error.cause === undefined,
+    );
+    assert.throws(() => redisStorage({ url }), (error: SparkBotError) => error.code === 'INVALID_OPTION' && !inspect(error, { depth: 10 }).includes('sekret'));
+  }
   const coordination = redisCoordination({ url: 'redis://:sekret-password@127.0.0.1:6399', replica: 'r1' });
   assert.doesNotMatch(inspect(coordination, { depth: 5 }), /sekret/);
   assert.doesNotMatch(JSON.stringify(coordination), /sekret/);
@@ -393,4 +401,73 @@ test('replicas started while Redis is down connect, wait, and subscribe and hand
   assert.ok(channel !== undefined, 'the replicas subscribed once Redis was up');
   const subscribers = await client.pubSubNumSub(channel);
   assert.equal(Object.values(subscribers as Record<string, number>)[0], 2);
+});
+
+test('a replica that stops with an activity of another replica still queued reports nothing lost: the other one has it', async (t) => {
+  const w = await world(t);
+  if (!w) return;
+  let release!: () => void;
+  const blocked = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  defer(t, () => release());
+  const slow = new Set<string>();
+  const clients: Array<{ close(): Promise<unknown>; connect(): Promise<unknown> }> = [];
+  let holder: Replica | undefined;
+  const replicas = ['r1', 'r2'].map((name) => {
+    const real = createClient({ url: w.redis.url, disableOfflineQueue: true });
+    real.on('error', () => undefined);
+    clients.push(real);
+    const client = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'eval') {
+          return async (...args: Parameters<typeof real.eval>) => {
+            if (slow.has(name)) await new Promise((resolve) => setTimeout(resolve, 150));
+            return target.eval(...args);
+          };
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as unknown as RedisClientLike;
+    return w.replica(name, {
+      url: undefined,
+      client,
+      lease: 5_000,
+      handler: async (text, r) => {
+        if (text === 'first' && holder === undefined) {
+          holder = r;
+          slow.add(name); // its next claims come late: the other replica takes 'second'
+          await blocked;
+        }
+      },
+    });
+  });
+  for (const client of clients) await client.connect();
+  defer(t, () => Promise.all(clients.map((c) => c.close().catch(() => undefined))));
+  await Promise.all(replicas.map((r) => r.bot.start()));
+  w.emulator.postMessage({ from: w.alice, toPerson: w.me, text: 'first' });
+  await w.until(() => holder !== undefined, 'a replica to hold the first message');
+  // The second message of the room: the other replica claims it; on the holder it queues behind the first.
+  const second = uuidOf(w.emulator.postMessage({ from: w.alice, toPerson: w.me, text: 'second' }).id);
+  const other = replicas.find((r) => r !== holder)!;
+  const reader = createClient({ url: w.redis.url });
+  await reader.connect();
+  defer(t, () => reader.close());
+  let claimedBy: string | null = null;
+  const claimKey = `sparkbot:{${w.me.uuid}}:a:${second}`;
+  await w.until(() => {
+    void reader.get(claimKey).then((value) => (claimedBy = value));
+    return claimedBy !== null;
+  }, 'the second message claimed');
+  assert.ok(claimedBy!.startsWith(`${other.name}#`), `claimed by the other replica: ${claimedBy}`);
+  // The holder stops while its handler runs: the second message, queued behind it, is the other replica's.
+  await holder!.bot.stop({ timeout: 100 });
+  // The cut handler ends; its room's queue then reaches the second message, which is not this replica's.
+  release();
+  await w.until(() => holder!.handled.includes('first'), 'the cut handler to end');
+  await w.until(() => other.handled.includes('second'), 'the other replica to handle the second message, once the first is taken over');
+  const reports = holder!.errors.map((e) => `${e.code}: ${e.message}`);
+  assert.ok(reports.some((r) => r.startsWith('HANDLER_ERROR')), `the cut handler is reported: ${reports.join(' | ')}`);
+  assert.deepEqual(reports.filter((r) => r.startsWith('CANCELLED')), [], 'no CANCELLED report for what the other replica handles');
 });

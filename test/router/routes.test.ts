@@ -271,3 +271,17 @@ test('await bot.stop() inside a handler resolves at once, not after stopTimeout 
   assert.equal(h.bot.state, 'idle');
   assert.deepEqual(h.errors, []);
 });
+
+test('a lone bot (no coordination) posts an ask() question at once: what the handler says right after comes after it', async (t) => {
+  const h = await setup(t);
+  h.bot.command('quiz', async ({ ask, say }) => {
+    const answer = ask('First question?', { timeout: 60_000 }).catch(() => undefined); // ends when the bot stops
+    await say('said after asking');
+    await answer;
+  });
+  await h.bot.start();
+  h.emulator.postMessage({ from: h.alice, toPerson: h.person, text: '/quiz' });
+  await h.until(() => h.posts().includes('said after asking'), 'both posts');
+  const posts = h.posts();
+  assert.ok(posts.indexOf('First question?') >= 0 && posts.indexOf('First question?') < posts.indexOf('said after asking'), posts.join(' | '));
+});
