@@ -649,17 +649,26 @@ class RedisCoordination implements Coordination {
     clearTimeout(this.#leaderTimer);
     clearTimeout(this.#leaderDeadline);
     for (const waiting of [...this.#undecided.values()]) waiting.actor.send({ type: 'RELEASE' });
+    const ended = (actor: Actor<typeof claimMachine>) =>
+      new Promise<void>((resolve) => {
+        if (actor.getSnapshot().status !== 'active') return resolve();
+        actor.subscribe({ complete: resolve, error: () => resolve() });
+      });
+    // Done marks still owed (handlers ended while Redis was away) wait a little for Redis to come back:
+    // given up, their activities would run again on another replica.
+    const owed = [...this.#held.values()].filter((actor) => actor.getSnapshot().matches('finishing') || actor.getSnapshot().matches('retryingFinish'));
+    if (owed.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 2 * this.#settings.commandTimeout);
+        timer.unref();
+      });
+      await Promise.race([Promise.all(owed.map(ended)), bound]);
+      clearTimeout(timer);
+    }
     for (const actor of this.#held.values()) actor.send({ type: 'RELEASE' });
     // Let the releases reach Redis (each within commandTimeout), so that others take over at once.
-    await Promise.all(
-      [...this.#held.values()].map(
-        (actor) =>
-          new Promise<void>((resolve) => {
-            if (actor.getSnapshot().status === 'done') return resolve();
-            actor.subscribe({ complete: resolve, error: () => resolve() });
-          }),
-      ),
-    );
+    await Promise.all([...this.#held.values()].map(ended));
     if (this.#isLeader) {
       // No longer the leader before another can be: then the lease is given back.
       this.#setLeader(false);
