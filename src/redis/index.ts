@@ -226,6 +226,9 @@ async function makeClient(url: string, onError: (error: Error) => void): Promise
   return client;
 }
 
+/** Claims a replica sends to Redis at once at most (a burst of activities waits its turn locally). */
+const CLAIMS_AT_ONCE = 64;
+
 /** ms between reconnection attempts at most (clients sparkbot makes). */
 const RECONNECT_MAX = 500;
 
@@ -506,7 +509,8 @@ class RedisCoordination implements Coordination {
           await this.#afterGrace();
           // Given back or stopped meanwhile: no claim that nobody would release.
           if (stopped.aborted || this.#stopped) throw new Error('the claim was given up');
-          const [result, ttl] = (await this.#eval(CLAIM, claimKeys, [me, String(lease)], 'a claim').catch(failed)) as [string, number];
+          // A burst (hundreds of activities at once) goes out a slice at a time, not as one queue that outlasts commandTimeout.
+          const [result, ttl] = (await this.#limited(() => this.#eval(CLAIM, claimKeys, [me, String(lease)], 'a claim')).catch(failed)) as [string, number];
           return (result === 'held' ? { result, ttl: Number(ttl) } : { result }) as ClaimAnswer;
         }),
         renew: fromPromise(async () => (await this.#eval(RENEW, [claimKey], [me, String(lease)], 'a renewal').catch(failed)) === 1),
@@ -580,6 +584,22 @@ class RedisCoordination implements Coordination {
       this.#bound();
       actor.start();
     });
+  }
+
+  /** Claims out at once at most; the others wait for a slot (in order). */
+  #slots = CLAIMS_AT_ONCE;
+  readonly #slotWaiters: Array<() => void> = [];
+
+  async #limited<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#slots === 0) await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+    else this.#slots -= 1;
+    try {
+      return await task();
+    } finally {
+      const next = this.#slotWaiters.shift();
+      if (next !== undefined) next();
+      else this.#slots += 1;
+    }
   }
 
   /** At most maxWaiting activities wait: the oldest is given up, and said so. */
