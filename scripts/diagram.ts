@@ -14,7 +14,7 @@ import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { claimMachine } from '../machines/claim.js';
 import { connectionMachine } from '../machines/connection.js';
 import { outboxMachine } from '../machines/outbox.js';
-import { machineTransitions, stateNodesOf, type MachineTransition } from './machine-graph.js';
+import { labelOf, machineTransitions, stateNodesOf } from './machine-graph.js';
 
 export interface DiagramSpec {
   readonly machine: AnyStateMachine;
@@ -134,37 +134,6 @@ export function mermaidOf(machine: AnyStateMachine): string {
   return lines.join('\n');
 }
 
-/**
- * `event [guard and guard]`, `after delay`, `device done`, `always [guard]`, `… [otherwise]`;
- * `(no change)` for a targetless transition, `(re-entered)` for one that exits and enters its target again.
- */
-export function labelOf(transition: MachineTransition, all: readonly MachineTransition[]): string {
-  const event = eventLabel(transition);
-  let guards = transition.guards.join(' and ');
-  if (guards === '') {
-    const earlier = all.filter((t) => t.source === transition.source && t.eventType === transition.eventType && t.index < transition.index);
-    if (earlier.length > 0 && earlier.every((t) => t.guards.length > 0)) guards = 'otherwise';
-  }
-  const label = guards === '' ? event : `${event} [${guards}]`;
-  if (transition.targets.length === 0) return `${label} (no change)`;
-  if (transition.reenter) return `${label} (re-entered)`;
-  return label;
-}
-
-function eventLabel(transition: MachineTransition): string {
-  if (transition.delay !== undefined) return `after ${transition.delay}`;
-  const type = transition.eventType;
-  if (type === '') return 'always';
-  const done = /^xstate\.done\.actor\.(.+)$/.exec(type);
-  if (done) return `${done[1]} done`;
-  const error = /^xstate\.error\.actor\.(.+)$/.exec(type);
-  if (error) return `${error[1]} error`;
-  const stateDone = /^xstate\.done\.state\.(.+)$/.exec(type);
-  if (stateDone) return `${stateDone[1]} done`;
-  return type;
-}
-
-/** The innermost compound state that strictly contains both nodes (the root at worst). */
 function commonBlock(a: AnyStateNode, b: AnyStateNode, root: AnyStateNode): AnyStateNode {
   const ancestors = (node: AnyStateNode): AnyStateNode[] => {
     const out: AnyStateNode[] = [];

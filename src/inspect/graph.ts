@@ -8,6 +8,7 @@
  * it reads the StateNode objects the actor carries.
  */
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from 'xstate';
+import { labelOf, machineTransitions, transitionKey as keyOf } from '../machine-graph.js';
 
 /** One state node of a machine. */
 export interface GraphState {
@@ -51,16 +52,6 @@ export interface MachineGraph {
   readonly hasRootTransitions: boolean;
 }
 
-interface Transition {
-  readonly key: string;
-  readonly source: AnyStateNode;
-  readonly eventType: string;
-  readonly index: number;
-  readonly delay: string | number | undefined;
-  readonly guards: readonly string[];
-  readonly targets: readonly AnyStateNode[];
-  readonly reenter: boolean;
-}
 
 /** True when `logic` looks like a state machine (it has a root state node). */
 export function isMachine(logic: unknown): logic is AnyStateMachine {
@@ -90,25 +81,7 @@ export function machineGraph(machine: AnyStateMachine): MachineGraph {
   };
   visit(machine.root, 1);
 
-  const transitions: Transition[] = [];
-  for (const node of [machine.root, ...states.map((s) => s.node)]) {
-    const groups: Array<[string, readonly AnyTransitionDefinition[]]> = [...node.transitions.entries()];
-    if (node.always) groups.push(['', node.always]);
-    for (const [eventType, candidates] of groups) {
-      candidates.forEach((definition, index) => {
-        transitions.push({
-          key: `${node.id}|${eventType}|${index}`,
-          source: node,
-          eventType,
-          index,
-          delay: (definition as { delay?: string | number }).delay,
-          guards: guardNames(definition.guard),
-          targets: definition.target ?? [],
-          reenter: definition.reenter,
-        });
-      });
-    }
-  }
+  const transitions = machineTransitions(machine);
   const edges: GraphEdge[] = [];
   for (const transition of transitions) {
     const label = labelOf(transition, transitions);
@@ -122,12 +95,11 @@ export function machineGraph(machine: AnyStateMachine): MachineGraph {
 
 /** The key of a transition an actor took (an inspection microstep's `_transitions`), as in MachineGraph's edges; undefined when it cannot be told. */
 export function transitionKey(transition: AnyTransitionDefinition): string | undefined {
-  const source = transition?.source;
-  if (!source) return undefined;
-  const eventType = transition.eventType ?? '';
-  const candidates = eventType === '' ? (source.always ?? []) : (source.transitions.get(eventType) ?? []);
-  const index = candidates.indexOf(transition);
-  return index < 0 ? undefined : `${source.id}|${eventType}|${index}`;
+  try {
+    return transition?.source === undefined ? undefined : keyOf(transition);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The dotted path of a state node (`''` for the root). */
@@ -135,48 +107,5 @@ function pathOf(node: AnyStateNode): string {
   return node.path.join('.');
 }
 
-/** `event [guard and guard]`, `after delay`, `device done`, `always [guard]`, `… [otherwise]`; `(no change)`, `(re-entered)`. */
-function labelOf(transition: Transition, all: readonly Transition[]): string {
-  const event = eventLabel(transition);
-  let guards = transition.guards.join(' and ');
-  if (guards === '') {
-    const earlier = all.filter((t) => t.source === transition.source && t.eventType === transition.eventType && t.index < transition.index);
-    if (earlier.length > 0 && earlier.every((t) => t.guards.length > 0)) guards = 'otherwise';
-  }
-  const label = guards === '' ? event : `${event} [${guards}]`;
-  if (transition.targets.length === 0) return `${label} (no change)`;
-  if (transition.reenter) return `${label} (re-entered)`;
-  return label;
-}
 
-function eventLabel(transition: Transition): string {
-  if (transition.delay !== undefined) return `after ${transition.delay}`;
-  const type = transition.eventType;
-  if (type === '') return 'always';
-  const done = /^xstate\.done\.actor\.(.+)$/.exec(type);
-  if (done) return `${done[1]} done`;
-  const error = /^xstate\.error\.actor\.(.+)$/.exec(type);
-  if (error) return `${error[1]} error`;
-  const stateDone = /^xstate\.done\.state\.(.+)$/.exec(type);
-  if (stateDone) return `${stateDone[1]} done`;
-  return type;
-}
 
-/** The names of the guards of a transition; `and([a, b])` gives `[a, b]`, `not(a)` gives `not a`. */
-function guardNames(guard: unknown): string[] {
-  if (guard === undefined || guard === null) return [];
-  if (typeof guard === 'string') return [guard];
-  if (typeof guard === 'function') {
-    const inner = (guard as { guards?: unknown[] }).guards;
-    const kind = (guard as { name?: string }).name;
-    if (Array.isArray(inner)) {
-      const names = inner.flatMap((g) => guardNames(g));
-      if (kind === 'and') return names;
-      if (kind === 'not') return [`not ${names.join(' and ')}`];
-      return [names.join(` ${kind ?? 'or'} `)];
-    }
-    return [kind && kind !== 'anonymous' ? kind : 'inline guard'];
-  }
-  if (typeof guard === 'object' && typeof (guard as { type?: unknown }).type === 'string') return [(guard as { type: string }).type];
-  return ['inline guard'];
-}

@@ -97,6 +97,28 @@ async function dump(url: string): Promise<Map<string, string>> {
   }
 }
 
+/**
+ * A client whose scripts run 150 ms late while `isSlow()` (a replica far from Redis): its claims come
+ * last. `real` is the node-redis client to connect and close.
+ */
+function slowable(url: string, isSlow: () => boolean): { real: { connect(): Promise<unknown>; close(): Promise<unknown> }; client: RedisClientLike } {
+  const real = createClient({ url, disableOfflineQueue: true });
+  real.on('error', () => undefined);
+  const client = new Proxy(real, {
+    get(target, prop) {
+      if (prop === 'eval') {
+        return async (...args: Parameters<typeof real.eval>) => {
+          if (isSlow()) await new Promise((resolve) => setTimeout(resolve, 150));
+          return target.eval(...args);
+        };
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  }) as unknown as RedisClientLike;
+  return { real, client };
+}
+
 const all = (replicas: readonly Replica[]) => replicas.flatMap((r) => r.handled);
 
 test('three replicas: every message is handled by exactly one of them, each replica acks every activity on its own socket', async (t) => {
@@ -337,23 +359,10 @@ test("ctx.ask on a replica: the answer reaches the replica that asked, never ano
   const strays: string[] = [];
   // Each replica's Redis client can be made slow: the asker's claims then come last, as from a replica far from Redis.
   const slow = new Set<string>();
-  const clients: Array<{ close(): Promise<unknown> }> = [];
+  const clients: Array<{ close(): Promise<unknown>; connect(): Promise<unknown> }> = [];
   const replicas = ['r1', 'r2', 'r3'].map((name) => {
-    const real = createClient({ url: w.redis.url, disableOfflineQueue: true });
-    real.on('error', () => undefined);
+    const { real, client } = slowable(w.redis.url, () => slow.has(name));
     clients.push(real);
-    const client = new Proxy(real, {
-      get(target, prop) {
-        if (prop === 'eval') {
-          return async (...args: Parameters<typeof real.eval>) => {
-            if (slow.has(name)) await new Promise((resolve) => setTimeout(resolve, 150));
-            return target.eval(...args);
-          };
-        }
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    }) as unknown as RedisClientLike;
     const r = w.replica(name, { url: undefined, client });
     r.bot.command('quiz', async (ctx) => {
       slow.add(name);
@@ -367,7 +376,7 @@ test("ctx.ask on a replica: the answer reaches the replica that asked, never ano
     });
     return r;
   });
-  for (const client of clients) await (client as unknown as { connect(): Promise<unknown> }).connect();
+  for (const client of clients) await client.connect();
   defer(t, () => Promise.all(clients.map((c) => c.close().catch(() => undefined))));
   await Promise.all(replicas.map((r) => r.bot.start()));
   const alice = w.emulator.createUser({ displayName: 'Quiz Taker' }) as EmulatedPerson & { says(where: EmulatedPerson, text: string): Promise<{ text?: string }> };
@@ -415,21 +424,8 @@ test('a replica that stops with an activity of another replica still queued repo
   const clients: Array<{ close(): Promise<unknown>; connect(): Promise<unknown> }> = [];
   let holder: Replica | undefined;
   const replicas = ['r1', 'r2'].map((name) => {
-    const real = createClient({ url: w.redis.url, disableOfflineQueue: true });
-    real.on('error', () => undefined);
+    const { real, client } = slowable(w.redis.url, () => slow.has(name));
     clients.push(real);
-    const client = new Proxy(real, {
-      get(target, prop) {
-        if (prop === 'eval') {
-          return async (...args: Parameters<typeof real.eval>) => {
-            if (slow.has(name)) await new Promise((resolve) => setTimeout(resolve, 150));
-            return target.eval(...args);
-          };
-        }
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    }) as unknown as RedisClientLike;
     return w.replica(name, {
       url: undefined,
       client,
