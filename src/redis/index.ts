@@ -295,6 +295,8 @@ class RedisCoordination implements Coordination {
   readonly #undecided = new Map<string, Waiting>();
   /** Questions of this replica waiting for an answer, by their Redis key: how many. */
   readonly #questions = new Map<string, number>();
+  /** The renewal timer of each question key. */
+  readonly #questionTimers = new Map<string, NodeJS.Timeout>();
   /** Claim machines of activities this replica handles, by activity key. */
   readonly #held = new Map<string, Actor<typeof claimMachine>>();
   #leaderTimer: NodeJS.Timeout | undefined;
@@ -448,8 +450,7 @@ class RedisCoordination implements Coordination {
     else if (verb === 'asked') {
       // A question ended: the messages left to it are anyone's now.
       for (const waiting of this.#undecided.values()) if (waiting.question === arg) waiting.actor.send({ type: 'NOTICE' });
-    }
-    else if (verb === 'pause') {
+    } else if (verb === 'pause') {
       const ms = Number(arg);
       if (Number.isFinite(ms) && ms > 0) this.#host?.holdRequests(ms);
     } else if (verb === 'leader-free' && !this.#isLeader) this.#leadLater(0);
@@ -467,6 +468,8 @@ class RedisCoordination implements Coordination {
       const left = (this.#questions.get(key) ?? 1) - 1;
       if (left > 0) return void this.#questions.set(key, left);
       this.#questions.delete(key);
+      clearTimeout(this.#questionTimers.get(key));
+      this.#questionTimers.delete(key);
       if (this.#client !== undefined) {
         this.#eval(RELEASE, [key, this.#keys.channel], [this.#me, `asked ${key}`], 'a question').catch(() => undefined);
       }
@@ -481,8 +484,11 @@ class RedisCoordination implements Coordination {
   /** Says (and renews, every third of the lease while it lasts) that a question of this replica waits for answers there. */
   #ask(key: string): Promise<void> {
     if (!this.#questions.has(key) || this.#stopped || this.#client === undefined) return Promise.resolve();
+    // One renewal chain per question key (a question that ends and another that starts within a renewal share none).
+    clearTimeout(this.#questionTimers.get(key));
     const timer = setTimeout(() => void this.#ask(key), Math.max(1, Math.floor(this.#settings.lease / 3)));
     timer.unref();
+    this.#questionTimers.set(key, timer);
     // Without Redis the question is asked anyway: its answer may then go to another replica.
     return this.#eval(RENEW, [key], [this.#me, String(this.#settings.lease)], 'a question').then(
       () => undefined,
