@@ -25,6 +25,7 @@ import {
   type FileScan,
   findWhole,
   HttpProblem,
+  readAll,
   newUuid,
   now,
   World,
@@ -1494,17 +1495,6 @@ async function readBody(req: IncomingMessage): Promise<{ json: Record<string, un
     else if (typeof value === 'string') json[name] = value;
   }
   return upload === undefined ? { json } : { json, upload };
-}
-
-async function readAll(req: IncomingMessage, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw new HttpProblem(413, 'Request body too large.');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {

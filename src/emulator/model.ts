@@ -3,6 +3,7 @@
  * teams, webhooks, card submits and file shares, with Hydra ids, shaped like the public REST API's
  * answers. Every change a Webex client would see is announced as a `conversation.activity`.
  */
+import type { IncomingMessage } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { buildHydraId, hydraClusterOf, parseHydraId, type HydraType } from '../protocol/ids.js';
 
@@ -141,6 +142,18 @@ export class HttpProblem extends Error {
   ) {
     super(message);
   }
+}
+
+/** A request's body, whole; a 413 once it is over `max` bytes (read no further). */
+export async function readAll(req: IncomingMessage, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new HttpProblem(413, 'Request body too large.');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 export const now = (): string => new Date().toISOString();

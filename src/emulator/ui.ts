@@ -17,7 +17,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import createDebug from 'debug';
 import type { ConnectionRecord, FaultHitRecord, FrameRecord, WebexEmulator } from './emulator.js';
-import { type EmulatedDevice, type EmulatedMessage, type EmulatedPerson, type EmulatedRoom, findWhole, HttpProblem, scanOf } from './model.js';
+import { type EmulatedDevice, type EmulatedMessage, type EmulatedPerson, type EmulatedRoom, findWhole, HttpProblem, readAll, scanOf } from './model.js';
 import { routeRest } from './rest.js';
 
 const log = createDebug('sparkbot:emulator:ui');
@@ -690,17 +690,6 @@ export function plainOf(markdown: string): string {
     .replace(/(\*|_)(.+?)\1/g, '$2')
     .replace(/^\s{0,3}(#{1,6}|>)\s?/gm, '')
     .trim();
-}
-
-async function readAll(req: IncomingMessage, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw new HttpProblem(413, 'Request body too large.');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
