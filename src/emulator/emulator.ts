@@ -26,6 +26,7 @@ import {
   findWhole,
   HttpProblem,
   readAll,
+  readJson,
   newUuid,
   now,
   World,
@@ -1497,14 +1498,3 @@ async function readBody(req: IncomingMessage): Promise<{ json: Record<string, un
   return upload === undefined ? { json } : { json, upload };
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
-  const raw = await readAll(req, 1_000_000);
-  if (raw.length === 0) return undefined;
-  try {
-    const value: unknown = JSON.parse(raw.toString('utf8'));
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
-    return value as Record<string, unknown>;
-  } catch {
-    throw new HttpProblem(400, 'The request body is not a JSON object.');
-  }
-}

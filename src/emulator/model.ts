@@ -156,6 +156,19 @@ export async function readAll(req: IncomingMessage, max: number): Promise<Buffer
   return Buffer.concat(chunks);
 }
 
+/** A request's JSON object body (up to 1 MB); undefined when there is none; a 400 when it is not an object. */
+export async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+  const raw = await readAll(req, 1_000_000);
+  if (raw.length === 0) return undefined;
+  try {
+    const value: unknown = JSON.parse(raw.toString('utf8'));
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+    return value as Record<string, unknown>;
+  } catch {
+    throw new HttpProblem(400, 'The request body is not a JSON object.');
+  }
+}
+
 export const now = (): string => new Date().toISOString();
 export const newUuid = (): string => randomUUID();
 

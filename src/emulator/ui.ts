@@ -17,7 +17,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import createDebug from 'debug';
 import type { ConnectionRecord, FaultHitRecord, FrameRecord, WebexEmulator } from './emulator.js';
-import { type EmulatedDevice, type EmulatedMessage, type EmulatedPerson, type EmulatedRoom, findWhole, HttpProblem, readAll, scanOf } from './model.js';
+import { type EmulatedDevice, type EmulatedMessage, type EmulatedPerson, type EmulatedRoom, findWhole, HttpProblem, readAll, readJson, scanOf } from './model.js';
 import { routeRest } from './rest.js';
 
 const log = createDebug('sparkbot:emulator:ui');
@@ -398,7 +398,7 @@ export class EmulatorUi {
       case 'GET people':
         return ok({ items: [...world.people.values()].map(personJson) });
       case 'POST people': {
-        const body = await readJson(req);
+        const body = await readBody(req);
         const displayName = typeof body.displayName === 'string' ? body.displayName.trim() : '';
         if (displayName === '' || displayName.length > 100) throw new HttpProblem(400, 'displayName is required (at most 100 characters).');
         const email = typeof body.email === 'string' && body.email.trim() !== '' ? body.email.trim() : undefined;
@@ -411,7 +411,7 @@ export class EmulatorUi {
         return ok({ items: rooms.map((r) => this.roomJson(r, me)) });
       }
       case 'POST rooms': {
-        const body = await readJson(req);
+        const body = await readBody(req);
         const me = this.user(body.as);
         const title = typeof body.title === 'string' ? body.title.trim() : '';
         if (title === '') throw new HttpProblem(400, 'title is required.');
@@ -420,7 +420,7 @@ export class EmulatorUi {
         return ok(this.roomJson(room, me));
       }
       case 'POST direct': {
-        const body = await readJson(req);
+        const body = await readBody(req);
         const me = this.user(body.as);
         const other = this.person(body.with);
         if (other.uuid === me.uuid) throw new HttpProblem(400, 'A direct room is with someone else.');
@@ -430,7 +430,7 @@ export class EmulatorUi {
         return ok(this.roomJson(room, me));
       }
       case 'POST members': {
-        const body = await readJson(req);
+        const body = await readBody(req);
         const me = this.user(body.as);
         const room = this.roomOf(me, body.roomId);
         emulator.addMember(room, this.person(body.personId), me);
@@ -442,7 +442,7 @@ export class EmulatorUi {
         return ok({ items: [...world.messages.values()].filter((m) => m.roomUuid === room.uuid).map((m) => this.messageJson(m)) });
       }
       case 'POST messages': {
-        const body = await readJson(req);
+        const body = await readBody(req);
         const me = this.user(body.as);
         const room = this.roomOf(me, body.roomId);
         const text = typeof body.text === 'string' ? body.text : undefined;
@@ -479,7 +479,7 @@ export class EmulatorUi {
         return ok(this.messageJson(world.findMessage(String(shared.id))));
       }
       case 'POST submit': {
-        const body = await readJson(req);
+        const body = await readBody(req);
         const me = this.user(body.as);
         if (typeof body.messageId !== 'string') throw new HttpProblem(400, 'messageId is required.');
         const inputs = typeof body.inputs === 'object' && body.inputs !== null && !Array.isArray(body.inputs) ? (body.inputs as Record<string, unknown>) : {};
@@ -502,14 +502,14 @@ export class EmulatorUi {
       case 'GET faults':
         return ok(this.faultState());
       case 'POST faults/drop': {
-        const body = await readJson(req);
+        const body = await readBody(req);
         const deviceUuid = this.deviceOption(body.deviceUuid);
         const dropped = emulator.dropConnections({ code: 1011, reason: 'emulated fault (chat page)', ...(deviceUuid ? { deviceUuid } : {}) });
         this.addLog({ kind: 'ui', ...(deviceUuid ? { deviceUuid } : {}), text: `fault: dropped ${dropped} socket(s) with 1011` });
         return ok({ dropped });
       }
       case 'POST faults/restart': {
-        const body = await readJson(req);
+        const body = await readBody(req);
         const deviceUuid = this.deviceOption(body.deviceUuid);
         // The close Webex recycles a socket with: 1000 "Done (forced)"; clients reconnect at once.
         const dropped = emulator.dropConnections({ code: 1000, reason: 'Done (forced)', ...(deviceUuid ? { deviceUuid } : {}) });
@@ -517,7 +517,7 @@ export class EmulatorUi {
         return ok({ dropped });
       }
       case 'POST faults/freeze': {
-        const body = await readJson(req);
+        const body = await readBody(req);
         this.frozen = typeof body.on === 'boolean' ? body.on : !this.frozen;
         emulator.setPongMode(this.frozen ? 'ignore' : 'normal');
         this.addLog({ kind: 'ui', text: this.frozen ? 'fault: frozen (pings get no pong)' : 'unfrozen (pings answered)' });
@@ -525,7 +525,7 @@ export class EmulatorUi {
         return ok(this.faultState());
       }
       case 'POST faults/429': {
-        await readJson(req);
+        await readBody(req);
         for (const route of REST_429_ROUTES) {
           emulator.clearFaults(route);
           emulator.failNext(route, { status: 429, retryAfter: 2 });
@@ -692,16 +692,9 @@ export function plainOf(markdown: string): string {
     .trim();
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const raw = await readAll(req, 1_000_000);
-  if (raw.length === 0) return {};
-  try {
-    const value: unknown = JSON.parse(raw.toString('utf8'));
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
-    return value as Record<string, unknown>;
-  } catch {
-    throw new HttpProblem(400, 'The request body is not a JSON object.');
-  }
+/** The page's JSON body; an empty one is an empty object. */
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return (await readJson(req)) ?? {};
 }
 
 async function readForm(req: IncomingMessage): Promise<FormData> {

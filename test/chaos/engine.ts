@@ -126,12 +126,23 @@ interface Sent {
   echoFailed: boolean;
 }
 
-class Stuck extends Error {}
+/** A wait of a chaos run that did not end in time (reported as `stuck: …`). */
+export class Stuck extends Error {}
 
 const ECHO = /^echo #(\d+)$/;
 
-export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
-  const run = new ChaosRun(options);
+/** What a chaos run (this one, the replicas' in test/replicas) does, in order. */
+export interface ChaosPlay<Report> {
+  setUp(): Promise<void>;
+  play(): Promise<void>;
+  finish(): Promise<void>;
+  tearDown(): Promise<void>;
+  violation(message: string): void;
+  report(): Report;
+}
+
+/** Plays a run to its report: whatever it throws is a violation of it, and it is torn down whatever happened. */
+export async function playChaos<Report>(run: ChaosPlay<Report>): Promise<Report> {
   try {
     await run.setUp();
     await run.play();
@@ -142,6 +153,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await run.tearDown();
   }
   return run.report();
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  return playChaos(new ChaosRun(options));
 }
 
 class ChaosRun {

@@ -39,6 +39,7 @@ import { Waiters } from '../../src/emulator/waiters.js';
 import { WebexEmulator, type EmulatedMessage, type EmulatedPerson } from '../../src/emulator/index.js';
 import { parseHydraId } from '../../src/index.js';
 import { launchRedis, type RedisServer } from '../support/redis-server.js';
+import { playChaos, Stuck } from '../chaos/engine.js';
 import { Random } from '../chaos/schedule.js';
 import type { ParentCommand, ReplicaEvent } from './protocol.js';
 import { describeFault, REPLICA_FAULT_KINDS, replicaSchedule, type ReplicaFault, type ReplicaFaultKind } from './schedule.js';
@@ -198,22 +199,10 @@ interface LeaderMark {
   readonly at: number;
 }
 
-class Stuck extends Error {}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function runReplicaChaos(options: ReplicaChaosOptions): Promise<ReplicaChaosReport> {
-  const run = new ReplicaRun(options);
-  try {
-    await run.setUp();
-    await run.play();
-    await run.finish();
-  } catch (error) {
-    run.violation(error instanceof Stuck ? `stuck: ${error.message}` : `the run threw: ${(error as Error)?.stack ?? String(error)}`);
-  } finally {
-    await run.tearDown();
-  }
-  return run.report();
+  return playChaos(new ReplicaRun(options));
 }
 
 class ReplicaRun {
